@@ -1,0 +1,157 @@
+/**
+ * The demo definitions repo: card-fraud detection. Users replace this folder with their own
+ * definitions; everything else in Tessera is derived from what is exported here.
+ */
+import { z } from 'zod';
+import { entity, featureService, featureView, onDemandFeature, select, streamSource } from '../lambdas/core/definitions.js';
+
+export const user = entity({ name: 'user', joinKey: 'user_id', description: 'A card holder' });
+export const merchant = entity({ name: 'merchant', joinKey: 'merchant_id', description: 'A card acceptor' });
+
+export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CHF'] as const;
+/** Fixed demo rates; a real repo would join a rates table. Pure, so every path agrees. */
+const USD_PER_UNIT: Record<(typeof CURRENCIES)[number], number> = { USD: 1, EUR: 1.08, GBP: 1.27, JPY: 0.0067, CHF: 1.13 };
+const toUsd = (amount: number, currency: (typeof CURRENCIES)[number]) => Math.round(amount * USD_PER_UNIT[currency] * 100) / 100;
+
+export const transactionSchema = z.object({
+  event_id: z.string().min(1).max(128),
+  user_id: z.string().regex(/^u\d{4,}$/, 'user ids look like u0001'),
+  merchant_id: z.string().regex(/^m\d{4,}$/, 'merchant ids look like m0001'),
+  amount: z.number().nonnegative().max(1_000_000),
+  currency: z.enum(CURRENCIES),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  /** Event time, epoch milliseconds. */
+  ts: z.number().int().positive(),
+});
+export type Transaction = z.infer<typeof transactionSchema>;
+
+export const transactions = Object.assign(
+  streamSource({
+    name: 'transactions',
+    schema: transactionSchema,
+    eventTimeField: 'ts',
+    eventIdField: 'event_id',
+    description: 'Card authorisations as the payment switch emits them',
+    owner: 'payments-platform',
+  }),
+  {
+    /** Checked against every view's transform at plan and synth time. */
+    example: {
+      event_id: 'evt-example',
+      user_id: 'u0001',
+      merchant_id: 'm0001',
+      amount: 42.5,
+      currency: 'EUR',
+      lat: 48.85,
+      lon: 2.35,
+      ts: 1_767_225_600_000,
+    } satisfies Transaction,
+  },
+);
+
+export const userLastTransaction = featureView({
+  name: 'user_last_txn',
+  entities: [user],
+  source: transactions,
+  features: { amount_usd: 'float', currency: 'string', merchant_id: 'string', is_foreign: 'bool' },
+  transform: (t: Transaction) => ({
+    amount_usd: toUsd(t.amount, t.currency),
+    currency: t.currency,
+    merchant_id: t.merchant_id,
+    is_foreign: t.currency !== 'USD',
+  }),
+  ttl: '30d',
+  owner: 'fraud-ml',
+  description: "The card holder's most recent transaction",
+  version: 1,
+});
+
+export const userLocation = featureView({
+  name: 'user_location',
+  entities: [user],
+  source: transactions,
+  features: { lat: 'float', lon: 'float' },
+  ttl: '7d',
+  owner: 'fraud-ml',
+  description: 'Where the card holder last used the card',
+  tags: ['pii'],
+});
+
+export const merchantLastTransaction = featureView({
+  name: 'merchant_last_txn',
+  entities: [merchant],
+  source: transactions,
+  features: { amount_usd: 'float', currency: 'string' },
+  transform: (t: Transaction) => ({ amount_usd: toUsd(t.amount, t.currency), currency: t.currency }),
+  ttl: '30d',
+  owner: 'fraud-ml',
+  description: 'The most recent transaction at the merchant',
+});
+
+export const userMerchantLastTransaction = featureView({
+  name: 'user_merchant_last_txn',
+  entities: [user, merchant],
+  source: transactions,
+  features: { amount_usd: 'float', ts: 'int' },
+  transform: (t: Transaction) => ({ amount_usd: toUsd(t.amount, t.currency), ts: t.ts }),
+  ttl: '90d',
+  owner: 'fraud-ml',
+  description: 'The last transaction of this card holder at this merchant',
+});
+
+const EARTH_RADIUS_KM = 6371;
+const radians = (degrees: number) => (degrees * Math.PI) / 180;
+/** Great-circle distance, rounded to metres so every runtime prints the same number. */
+export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const a =
+    Math.sin(radians(lat2 - lat1) / 2) ** 2 +
+    Math.cos(radians(lat1)) * Math.cos(radians(lat2)) * Math.sin(radians(lon2 - lon1) / 2) ** 2;
+  return Math.round(2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(a))) * 1000) / 1000;
+}
+
+export const transactionRisk = onDemandFeature({
+  name: 'txn_risk',
+  request: z.object({
+    amount: z.number().nonnegative(),
+    currency: z.enum(CURRENCIES),
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+  }),
+  inputs: ['user_location:lat', 'user_location:lon', 'user_last_txn:amount_usd'],
+  features: { km_from_last: 'float', amount_ratio: 'float' },
+  compute: ({ request, features }) => {
+    const lat = features['user_location:lat'] as number | null;
+    const lon = features['user_location:lon'] as number | null;
+    const last = features['user_last_txn:amount_usd'] as number | null;
+    const amountUsd = toUsd(request.amount as number, request.currency as (typeof CURRENCIES)[number]);
+    return {
+      km_from_last: lat === null || lon === null ? null : distanceKm(lat, lon, request.lat as number, request.lon as number),
+      amount_ratio: last ? Math.round((amountUsd / last) * 1e6) / 1e6 : null,
+    };
+  },
+  owner: 'fraud-ml',
+  description: 'How unusual this authorisation is for the card holder',
+});
+
+export const fraudV1 = featureService({
+  name: 'fraud_v1',
+  version: 1,
+  features: [userLastTransaction, select(userLocation, ['lat', 'lon'])],
+  piiFeatures: ['user_location:lat', 'user_location:lon'],
+  owner: 'fraud-ml',
+  description: 'Card-holder features of the fraud model, v1: keyed by user_id alone',
+});
+
+export const fraudV2 = featureService({
+  name: 'fraud_v2',
+  version: 2,
+  features: [
+    userLastTransaction,
+    merchantLastTransaction,
+    select(userMerchantLastTransaction, ['amount_usd']),
+    transactionRisk,
+  ],
+  owner: 'fraud-ml',
+  description: 'The fraud model, v2: card holder, merchant and the authorisation being scored',
+});

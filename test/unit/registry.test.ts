@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
+import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
+import { Registry } from '../../lambdas/core/registry.js';
+import * as demo from '../../features/index.js';
+
+const user = entity({ name: 'user', joinKey: 'user_id' });
+const clicks = streamSource({
+  name: 'clicks',
+  schema: z.object({ id: z.string(), user_id: z.string(), ts: z.number(), page: z.string(), dwell_ms: z.number() }),
+  eventTimeField: 'ts',
+  eventIdField: 'id',
+});
+const meta = { owner: 'team', description: 'test view' };
+const lastPage = featureView({ name: 'last_page', entities: [user], source: clicks, features: { page: 'string' }, ...meta });
+
+const build = (...defs: Definition[]) => new Registry(defs);
+
+describe('the registry validates a definitions repo', () => {
+  it('accepts the demo repo and exposes its services', () => {
+    const registry = Registry.fromModule(demo);
+    expect([...registry.services.keys()]).toEqual(['fraud_v1', 'fraud_v2']);
+    expect(registry.servicePlan('fraud_v1').joinKeys).toEqual(['user_id']);
+  });
+
+  it('rejects a view whose entity is not registered, naming the view and the entity', () => {
+    expect(() => build(clicks, lastPage)).toThrow(/feature view "last_page": unknown entity "user"/);
+  });
+
+  it('rejects two definitions with the same name', () => {
+    const twin = featureView({ name: 'last_page', entities: [user], source: clicks, features: { dwell_ms: 'float' }, ...meta });
+    expect(() => build(user, clicks, lastPage, twin)).toThrow(/feature view "last_page": the name is defined twice/);
+  });
+
+  it('rejects a bad TTL with an example of a good one', () => {
+    const bad = featureView({ name: 'v', entities: [user], source: clicks, features: { page: 'string' }, ttl: '30 days' as '30d', ...meta });
+    expect(() => build(user, clicks, bad)).toThrow(/feature view "v": bad ttl "30 days".*"30d"/);
+  });
+
+  it('rejects a transform whose output does not match the declared types', () => {
+    const example = { id: 'e1', user_id: 'u1', ts: 1, page: '/home', dwell_ms: 12 };
+    const source = Object.assign(streamSource({ ...clicks, name: 'clicks2' }), { example });
+    const wrong = featureView({
+      name: 'dwell',
+      entities: [user],
+      source,
+      features: { dwell_s: 'int' },
+      transform: (e) => ({ dwell_s: String(e.dwell_ms / 1000) }),
+      ...meta,
+    });
+    expect(() => build(user, source, wrong)).toThrow(DefinitionError);
+    expect(() => build(user, source, wrong)).toThrow(/feature view "dwell": .*feature "dwell_s" should be int, got "0.012"/);
+  });
+
+  it('rejects a join key the source does not carry', () => {
+    const merchant = entity({ name: 'merchant', joinKey: 'merchant_id' });
+    const view = featureView({ name: 'v', entities: [merchant], source: clicks, features: { page: 'string' }, ...meta });
+    expect(() => build(merchant, clicks, view)).toThrow(/has no field "merchant_id" for entity "merchant"/);
+  });
+
+  it('rejects a service that selects a feature the view does not have', () => {
+    const service = featureService({ name: 's', features: [select(lastPage, ['nope'])], ...meta });
+    expect(() => build(user, clicks, lastPage, service)).toThrow(/feature service "s": "last_page" has no feature "nope"/);
+  });
+
+  it('rejects an aggregation window that is not a multiple of its tile', () => {
+    const view = featureView({
+      name: 'v',
+      entities: [user],
+      source: clicks,
+      features: { dwell_ms: 'float' },
+      aggregations: [{ name: 'dwell_sum', fn: 'sum', column: 'dwell_ms', window: '61m' }],
+      ...meta,
+    });
+    expect(() => build(user, clicks, view)).toThrow(/window 61m: .*multiple of its tile size \(5 min\)/);
+  });
+
+  it('rejects an on-demand feature reading an unknown input', () => {
+    const odfv = onDemandFeature({ name: 'o', request: z.object({}), inputs: ['last_page:nope'], features: { x: 'int' }, compute: () => ({ x: 1 }), ...meta });
+    expect(() => build(user, clicks, lastPage, odfv)).toThrow(/on-demand feature "o": unknown input "last_page:nope"/);
+  });
+
+  it('answers unknown features and services with NotFoundError', () => {
+    const registry = build(user, clicks, lastPage);
+    expect(() => registry.servicePlan('nope')).toThrow(NotFoundError);
+    expect(() => registry.plan(['last_page:nope'])).toThrow(/unknown feature "last_page:nope"/);
+  });
+
+  it('plans the inputs of on-demand features even when the service does not return them', () => {
+    const registry = Registry.fromModule(demo);
+    const plan = registry.servicePlan('fraud_v2');
+    expect(plan.views.map((v) => v.view.name)).toContain('user_location');
+    expect(plan.features.map((f) => f.column)).not.toContain('user_location__lat');
+    expect(plan.joinKeys).toEqual(['user_id', 'merchant_id']);
+  });
+});

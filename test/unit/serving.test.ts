@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import * as demo from '../../features/index.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../lambdas/core/errors.js';
+import { Ingestor } from '../../lambdas/core/ingest.js';
+import { applyRows, type OnlineItem } from '../../lambdas/core/online.js';
+import { Registry } from '../../lambdas/core/registry.js';
+import { itemKey } from '../../lambdas/core/entity-key.js';
+import { assembleResponse, planRequest } from '../../lambdas/core/serving.js';
+
+const registry = Registry.fromModule(demo);
+const T0 = 1_767_225_600_000;
+
+function storeOf(...events: demo.Transaction[]): Map<string, OnlineItem> {
+  const items = new Map<string, OnlineItem>();
+  const ingestor = new Ingestor(registry);
+  for (const event of events) {
+    const outcome = ingestor.ingestEvent(demo.transactions, event, event.ts);
+    if (!outcome.ok) throw new Error(outcome.rejection.message);
+    for (const row of outcome.rows) {
+      const pk = itemKey(row.view, row.entityId);
+      const next = applyRows(registry.views.get(row.view)!, pk, items.get(pk), [row]);
+      if (next) items.set(pk, next);
+    }
+  }
+  return items;
+}
+
+describe('planning a feature request', () => {
+  it('reads each (view, entity) item once, however many rows name it', () => {
+    const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0001' }, { user_id: 'u0002' }] });
+    expect(planned.pks.sort()).toEqual(['user_last_txn#u0001', 'user_last_txn#u0002', 'user_location#u0001', 'user_location#u0002']);
+  });
+
+  it('rejects a row without a join key, naming the row and the key', () => {
+    expect(() => planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u1' }, { merchant_id: 'm1' }] })).toThrow(
+      'entities[1]: "user_id" must be a non-empty string',
+    );
+  });
+
+  it('rejects unknown fields, both service and features, and no entities', () => {
+    expect(() => planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u1' }], extra: 1 })).toThrow(ValidationError);
+    expect(() => planRequest(registry, { service: 'fraud_v1', features: ['user_last_txn:currency'], entities: [{ user_id: 'u1' }] })).toThrow(
+      /either "service" or "features"/,
+    );
+    expect(() => planRequest(registry, { service: 'fraud_v1', entities: [] })).toThrow(ValidationError);
+  });
+
+  it('answers more than 100 entity rows with PayloadTooLarge', () => {
+    const entities = Array.from({ length: 101 }, (_, i) => ({ user_id: `u${i}` }));
+    expect(() => planRequest(registry, { service: 'fraud_v1', entities })).toThrow(PayloadTooLargeError);
+  });
+
+  it('answers an unknown service or feature with NotFound', () => {
+    expect(() => planRequest(registry, { service: 'nope', entities: [{ user_id: 'u1' }] })).toThrow(NotFoundError);
+    expect(() => planRequest(registry, { features: ['user_last_txn:nope'], entities: [{ user_id: 'u1' }] })).toThrow(NotFoundError);
+  });
+});
+
+describe('assembling a response', () => {
+  const event = { ...demo.transactions.example, ts: T0, amount: 100, currency: 'USD' as const, lat: 0, lon: 0 };
+
+  it('returns values, status and event time per feature, in the order of the feature list', () => {
+    const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0404' }] });
+    const response = assembleResponse(planned, storeOf(event), T0 + 1);
+    expect(response.features).toEqual([
+      'user_last_txn__amount_usd',
+      'user_last_txn__currency',
+      'user_last_txn__merchant_id',
+      'user_last_txn__is_foreign',
+      'user_location__lat',
+      'user_location__lon',
+    ]);
+    expect(response.results[0]).toMatchObject({
+      entity: { user_id: 'u0001' },
+      values: { user_last_txn__amount_usd: 100, user_last_txn__is_foreign: false, user_location__lat: 0 },
+      status: { user_last_txn__amount_usd: 'present' },
+      eventTimestamps: { user_last_txn__currency: T0 },
+    });
+    expect(Object.values(response.results[1]!.status)).toEqual(Array(6).fill('missing'));
+  });
+
+  it('computes on-demand features from the request context and the stored inputs', () => {
+    const planned = planRequest(registry, {
+      service: 'fraud_v2',
+      entities: [{ user_id: 'u0001', merchant_id: 'm0001', amount: 300, currency: 'USD', lat: 0, lon: 1 }],
+    });
+    const { values } = assembleResponse(planned, storeOf(event), T0 + 1).results[0]!;
+    expect(values.txn_risk__amount_ratio).toBe(3);
+    expect(values.txn_risk__km_from_last).toBe(demo.distanceKm(0, 0, 0, 1));
+  });
+
+  it('rejects a request context that does not match the on-demand feature', () => {
+    const planned = planRequest(registry, { service: 'fraud_v2', entities: [{ user_id: 'u0001', merchant_id: 'm0001', amount: -1 }] });
+    expect(() => assembleResponse(planned, new Map(), T0)).toThrow(/entities\[0\]: request context for "txn_risk"/);
+  });
+});
