@@ -28,7 +28,7 @@ function storeOf(...events: demo.Transaction[]): Map<string, OnlineItem> {
 describe('planning a feature request', () => {
   it('reads each (view, entity) item once, however many rows name it', () => {
     const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0001' }, { user_id: 'u0002' }] });
-    expect(planned.pks.sort()).toEqual(['user_last_txn#u0001', 'user_last_txn#u0002', 'user_location#u0001', 'user_location#u0002']);
+    expect([...planned.pks].sort()).toEqual(['user_last_txn#u0001', 'user_last_txn#u0002', 'user_location#u0001', 'user_location#u0002']);
   });
 
   it('rejects a row without a join key, naming the row and the key', () => {
