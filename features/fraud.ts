@@ -67,6 +67,43 @@ export const userLastTransaction = featureView({
   version: 1,
 });
 
+export const userTransactionStats = featureView({
+  name: 'user_txn_stats',
+  entities: [user],
+  source: transactions,
+  features: { amount_usd: 'float', merchant_id: 'string' },
+  transform: (t: Transaction) => ({ amount_usd: toUsd(t.amount, t.currency), merchant_id: t.merchant_id }),
+  aggregations: [
+    { name: 'txn_count_5m', fn: 'count', window: '5m' },
+    { name: 'txn_count_1h', fn: 'count', window: '1h' },
+    { name: 'amount_sum_1h', fn: 'sum', column: 'amount_usd', window: '1h' },
+    { name: 'amount_max_1d', fn: 'max', column: 'amount_usd', window: '1d' },
+    { name: 'amount_avg_7d', fn: 'avg', column: 'amount_usd', window: '7d' },
+    { name: 'merchants_distinct_7d', fn: 'approx_distinct', column: 'merchant_id', window: '7d' },
+    { name: 'recent_merchants_1d', fn: 'last_n', column: 'merchant_id', window: '1d', n: 5 },
+    { name: 'txn_count_30d', fn: 'count', window: '30d' },
+  ],
+  ttl: '30d',
+  owner: 'fraud-ml',
+  description: "Sliding-window statistics of the card holder's spending",
+});
+
+export const merchantTransactionStats = featureView({
+  name: 'merchant_txn_stats',
+  entities: [merchant],
+  source: transactions,
+  features: { amount_usd: 'float', user_id: 'string' },
+  transform: (t: Transaction) => ({ amount_usd: toUsd(t.amount, t.currency), user_id: t.user_id }),
+  aggregations: [
+    { name: 'txn_count_1h', fn: 'count', window: '1h' },
+    { name: 'amount_sum_1d', fn: 'sum', column: 'amount_usd', window: '1d' },
+    { name: 'users_distinct_1d', fn: 'approx_distinct', column: 'user_id', window: '1d' },
+  ],
+  ttl: '30d',
+  owner: 'fraud-ml',
+  description: 'Sliding-window activity at the merchant',
+});
+
 export const userLocation = featureView({
   name: 'user_location',
   entities: [user],
@@ -137,7 +174,20 @@ export const transactionRisk = onDemandFeature({
 export const fraudV1 = featureService({
   name: 'fraud_v1',
   version: 1,
-  features: [userLastTransaction, select(userLocation, ['lat', 'lon'])],
+  features: [
+    userLastTransaction,
+    select(userTransactionStats, [
+      'txn_count_5m',
+      'txn_count_1h',
+      'amount_sum_1h',
+      'amount_max_1d',
+      'amount_avg_7d',
+      'merchants_distinct_7d',
+      'recent_merchants_1d',
+      'txn_count_30d',
+    ]),
+    select(userLocation, ['lat', 'lon']),
+  ],
   piiFeatures: ['user_location:lat', 'user_location:lon'],
   owner: 'fraud-ml',
   description: 'Card-holder features of the fraud model, v1: keyed by user_id alone',
@@ -149,6 +199,7 @@ export const fraudV2 = featureService({
   features: [
     userLastTransaction,
     merchantLastTransaction,
+    select(merchantTransactionStats, ['txn_count_1h', 'amount_sum_1d', 'users_distinct_1d']),
     select(userMerchantLastTransaction, ['amount_usd']),
     transactionRisk,
   ],

@@ -17,10 +17,13 @@ import type { ViewRow } from '../core/ingest.js';
 import { applyRows, type OnlineItem } from '../core/online.js';
 
 export interface OnlineStore {
-  /** Items by partition key; keys with no item are absent. `features` narrows what is read. */
-  read(pks: readonly string[], features?: readonly string[]): Promise<Map<string, OnlineItem>>;
-  /** Applies rows of one view, grouped by item; resolves to the keys whose write failed. */
-  apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>): Promise<string[]>;
+  /**
+   * Items by partition key; keys with no item are absent. `features` narrows the row values
+   * read, `withTiles` adds the aggregation tiles; without `features` the whole item is read.
+   */
+  read(pks: readonly string[], features?: readonly string[], withTiles?: boolean): Promise<Map<string, OnlineItem>>;
+  /** Applies rows of one view, grouped by item, at time `now`; resolves to the keys whose write failed. */
+  apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number): Promise<string[]>;
 }
 
 export class ReadDeadlineExceeded extends Error {
@@ -39,6 +42,7 @@ export function toAttributes(item: OnlineItem): Record<string, AttributeValue> {
       pk: item.pk,
       v: item.version,
       ...(latest ? { ets: latest.eventTs, its: latest.ingestTs, eid: latest.eventId, ids: latest.idsAtEventTs, f: latest.values } : {}),
+      ...(item.aggregates ? { agg: JSON.stringify(item.aggregates.tiles), seen: JSON.stringify(item.aggregates.seen) } : {}),
       ...(item.expiresAt !== undefined ? { ttl: item.expiresAt } : {}),
     },
     { removeUndefinedValues: true },
@@ -53,6 +57,8 @@ export function fromAttributes(attributes: Record<string, AttributeValue>): Onli
     ...(raw.ets !== undefined
       ? { latest: { eventTs: raw.ets, ingestTs: raw.its ?? 0, eventId: raw.eid ?? '', values: raw.f ?? {}, idsAtEventTs: raw.ids ?? [] } }
       : {}),
+    // Tiles are one JSON string: one attribute to read, and far smaller than nested maps.
+    ...(raw.agg !== undefined ? { aggregates: { tiles: JSON.parse(raw.agg), seen: raw.seen ? JSON.parse(raw.seen) : {} } } : {}),
     ...(raw.ttl !== undefined ? { expiresAt: raw.ttl } : {}),
   };
 }
@@ -73,8 +79,8 @@ export class DynamoOnlineStore implements OnlineStore {
     this.readDeadlineMs = options.readDeadlineMs ?? 1_000;
   }
 
-  async read(pks: readonly string[], features?: readonly string[]): Promise<Map<string, OnlineItem>> {
-    const projection = this.projection(features);
+  async read(pks: readonly string[], features?: readonly string[], withTiles = false): Promise<Map<string, OnlineItem>> {
+    const projection = this.projection(features, withTiles);
     const chunks: string[][] = [];
     for (let i = 0; i < pks.length; i += BATCH_GET_LIMIT) chunks.push(pks.slice(i, i + BATCH_GET_LIMIT));
     const found = new Map<string, OnlineItem>();
@@ -102,10 +108,15 @@ export class DynamoOnlineStore implements OnlineStore {
     return found;
   }
 
-  private projection(features?: readonly string[]) {
+  /** Reads only what serving needs: the requested values, and the tiles when asked (not the dedupe set). */
+  private projection(features?: readonly string[], withTiles = false) {
     if (!features) return {};
     const names: Record<string, string> = { '#pk': 'pk', '#v': 'v', '#ets': 'ets', '#its': 'its', '#eid': 'eid', '#f': 'f' };
     const paths = ['#pk', '#v', '#ets', '#its', '#eid'];
+    if (withTiles) {
+      names['#agg'] = 'agg';
+      paths.push('#agg');
+    }
     features.forEach((feature, i) => {
       names[`#a${i}`] = feature;
       paths.push(`#f.#a${i}`);
@@ -113,7 +124,7 @@ export class DynamoOnlineStore implements OnlineStore {
     return { ProjectionExpression: paths.join(', '), ExpressionAttributeNames: names };
   }
 
-  async apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>): Promise<string[]> {
+  async apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number): Promise<string[]> {
     const pks = [...rowsByPk.keys()];
     let current = await this.read(pks);
     let pending = pks;
@@ -123,7 +134,7 @@ export class DynamoOnlineStore implements OnlineStore {
       await Promise.all(
         pending.map(async (pk) => {
           const before = current.get(pk);
-          const after = applyRows(view, pk, before, rowsByPk.get(pk) ?? []);
+          const after = applyRows(view, pk, before, rowsByPk.get(pk) ?? [], now);
           if (!after) return;
           try {
             await this.client.send(

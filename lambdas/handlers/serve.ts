@@ -21,7 +21,9 @@ export function createServeHandler(runtime: Runtime): Route {
     '/v1/features': {
       POST: async (event) => {
         const planned = planRequest(registry, parseBody(event));
-        const items = await online.read(planned.pks, [...new Set(planned.plan.views.flatMap((v) => v.features.map((f) => f.feature)))]);
+        const stored = planned.plan.views.flatMap((v) => v.features);
+        const rowFeatures = [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))];
+        const items = await online.read(planned.pks, rowFeatures, stored.some((f) => f.kind === 'aggregation'));
         return json(200, assembleResponse(planned, items, runtime.now()));
       },
     },

@@ -46,7 +46,7 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
     // Dead letters first: if they cannot be kept, the whole batch is retried rather than lost.
     await deadLetters.write(letters);
     const failedPks = (
-      await Promise.all([...rowsByView].map(([view, byPk]) => online.apply(registry.views.get(view)!, byPk)))
+      await Promise.all([...rowsByView].map(([view, byPk]) => online.apply(registry.views.get(view)!, byPk, ingestTs)))
     ).flat();
     const failedSequences = [...new Set(failedPks.flatMap((pk) => recordsByPk.get(pk) ?? []))];
     if (letters.length || failedSequences.length) {

@@ -21,7 +21,7 @@ function rowsOf(event: demo.Transaction, ingestTs = event.ts): ViewRow[] {
 }
 
 const pk = itemKey('user_last_txn', 'u0001');
-const apply = (item: OnlineItem | undefined, rows: ViewRow[]) => applyRows(view, pk, item, rows) ?? item;
+const apply = (item: OnlineItem | undefined, rows: ViewRow[]) => applyRows(view, pk, item, rows, T0) ?? item;
 const amount = (item: OnlineItem | undefined) => item?.latest?.values.amount_usd;
 
 describe('ingesting a record', () => {
@@ -29,7 +29,14 @@ describe('ingesting a record', () => {
     const outcome = ingestor.ingest(source, JSON.stringify(txn()), T0 + 5);
     expect(outcome.ok).toBe(true);
     if (!outcome.ok) return;
-    expect(outcome.rows.map((r) => r.view).sort()).toEqual(['merchant_last_txn', 'user_last_txn', 'user_location', 'user_merchant_last_txn']);
+    expect(outcome.rows.map((r) => r.view).sort()).toEqual([
+      'merchant_last_txn',
+      'merchant_txn_stats',
+      'user_last_txn',
+      'user_location',
+      'user_merchant_last_txn',
+      'user_txn_stats',
+    ]);
     const pair = outcome.rows.find((r) => r.view === 'user_merchant_last_txn')!;
     expect(pair).toMatchObject({ entityId: 'u0001|m0001', keys: { user_id: 'u0001', merchant_id: 'm0001' }, eventTs: T0, ingestTs: T0 + 5, eventId: 'evt-example' });
   });
@@ -62,7 +69,7 @@ describe('the online value of an entity', () => {
     const b = rowsOf(txn({ event_id: 'b', amount: 2, currency: 'USD' }), T0 + 10);
     const once = apply(apply(undefined, a), b);
     const redelivered = rowsOf(txn({ event_id: 'a', amount: 1, currency: 'USD' }), T0 + 20);
-    expect(applyRows(view, pk, once, redelivered)).toBeUndefined();
+    expect(applyRows(view, pk, once, redelivered, T0)).toBeUndefined();
     expect(amount(once)).toBe(2);
   });
 

@@ -18,7 +18,7 @@ function storeOf(...events: demo.Transaction[]): Map<string, OnlineItem> {
     if (!outcome.ok) throw new Error(outcome.rejection.message);
     for (const row of outcome.rows) {
       const pk = itemKey(row.view, row.entityId);
-      const next = applyRows(registry.views.get(row.view)!, pk, items.get(pk), [row]);
+      const next = applyRows(registry.views.get(row.view)!, pk, items.get(pk), [row], event.ts);
       if (next) items.set(pk, next);
     }
   }
@@ -28,7 +28,14 @@ function storeOf(...events: demo.Transaction[]): Map<string, OnlineItem> {
 describe('planning a feature request', () => {
   it('reads each (view, entity) item once, however many rows name it', () => {
     const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0001' }, { user_id: 'u0002' }] });
-    expect([...planned.pks].sort()).toEqual(['user_last_txn#u0001', 'user_last_txn#u0002', 'user_location#u0001', 'user_location#u0002']);
+    expect([...planned.pks].sort()).toEqual([
+      'user_last_txn#u0001',
+      'user_last_txn#u0002',
+      'user_location#u0001',
+      'user_location#u0002',
+      'user_txn_stats#u0001',
+      'user_txn_stats#u0002',
+    ]);
   });
 
   it('rejects a row without a join key, naming the row and the key', () => {
@@ -67,16 +74,36 @@ describe('assembling a response', () => {
       'user_last_txn__currency',
       'user_last_txn__merchant_id',
       'user_last_txn__is_foreign',
+      'user_txn_stats__txn_count_5m',
+      'user_txn_stats__txn_count_1h',
+      'user_txn_stats__amount_sum_1h',
+      'user_txn_stats__amount_max_1d',
+      'user_txn_stats__amount_avg_7d',
+      'user_txn_stats__merchants_distinct_7d',
+      'user_txn_stats__recent_merchants_1d',
+      'user_txn_stats__txn_count_30d',
       'user_location__lat',
       'user_location__lon',
     ]);
     expect(response.results[0]).toMatchObject({
       entity: { user_id: 'u0001' },
-      values: { user_last_txn__amount_usd: 100, user_last_txn__is_foreign: false, user_location__lat: 0 },
+      values: {
+        user_last_txn__amount_usd: 100,
+        user_last_txn__is_foreign: false,
+        user_location__lat: 0,
+        user_txn_stats__txn_count_5m: 1,
+        user_txn_stats__amount_sum_1h: 100,
+        user_txn_stats__recent_merchants_1d: ['m0001'],
+      },
       status: { user_last_txn__amount_usd: 'present' },
       eventTimestamps: { user_last_txn__currency: T0 },
     });
-    expect(Object.values(response.results[1]!.status)).toEqual(Array(6).fill('missing'));
+    const unknown = response.results[1]!;
+    expect(unknown.status.user_last_txn__amount_usd).toBe('missing');
+    expect(unknown.status.user_location__lon).toBe('missing');
+    // An entity with no events in a window has a count of 0, which is a value, and no average.
+    expect(unknown.values).toMatchObject({ user_txn_stats__txn_count_1h: 0, user_txn_stats__amount_avg_7d: null, user_txn_stats__recent_merchants_1d: [] });
+    expect(unknown.status.user_txn_stats__amount_avg_7d).toBe('missing');
   });
 
   it('computes on-demand features from the request context and the stored inputs', () => {
