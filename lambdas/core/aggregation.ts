@@ -176,8 +176,10 @@ export function applyToTiles(view: FeatureView, state: AggregationState, rows: r
     for (const w of windows) {
       const start = tileStart(row.eventTs, w.tileMs);
       if (start < (horizon.get(w.tileMs) as number)) continue;
-      const bySize = (tiles[w.tileMs] ??= {});
-      const tile = (bySize[start] ??= {});
+      const bySize = tiles[w.tileMs] ?? {};
+      tiles[w.tileMs] = bySize;
+      const tile = bySize[start] ?? {};
+      bySize[start] = tile;
       tile[w.aggregation.name] = add(w.aggregation, tile[w.aggregation.name], row);
     }
   }

@@ -120,9 +120,12 @@ export interface FeatureService {
   readonly name: string;
   readonly version: number;
   readonly features: readonly (FeatureView | OnDemandFeature | FeatureSelection)[];
-  /** IAM role ARNs allowed to read this service through the API; none listed means none. */
+  /**
+   * IAM role ARNs allowed to read this service through the API.
+   * @default [] — any caller the API's IAM policy lets in
+   */
   readonly allowedPrincipals: readonly string[];
-  /** Features tagged `pii` that this service is allowed to serve, as `view:feature`. */
+  /** Features tagged `pii` that this service serves, as `view:feature`; a pii feature not listed here is refused at plan time. */
   readonly piiFeatures: readonly string[];
   readonly owner: string;
   readonly description: string;

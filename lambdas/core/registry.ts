@@ -80,7 +80,10 @@ export class Registry {
     const found = new Set<Definition>();
     const walk = (value: unknown): void => {
       if (!value || typeof value !== 'object') return;
-      if (Array.isArray(value)) return value.forEach(walk);
+      if (Array.isArray(value)) {
+        for (const item of value) walk(item);
+        return;
+      }
       const kind = (value as { kind?: unknown }).kind;
       if (['entity', 'stream', 'batch', 'featureView', 'onDemand', 'featureService'].includes(kind as string)) {
         found.add(value as Definition);
@@ -89,7 +92,7 @@ export class Registry {
           walk(view.source);
           view.entities.forEach(walk);
         }
-        if (kind === 'featureService') (value as FeatureService).features.forEach((f) => walk(f.kind === 'selection' ? f.view : f));
+        if (kind === 'featureService') for (const f of (value as FeatureService).features) walk(f.kind === 'selection' ? f.view : f);
       } else if (!kind) Object.values(value).forEach(walk);
     };
     walk(module);
@@ -216,6 +219,11 @@ export class Registry {
       for (const name of names) {
         if (!all.some((f) => f.feature === name)) throw new DefinitionError(at, `"${target.name}" has no feature "${name}"`);
         refs.push(`${target.name}:${name}`);
+      }
+    }
+    for (const ref of refs) {
+      if (this.features.get(ref)?.pii && !service.piiFeatures.includes(ref)) {
+        throw new DefinitionError(at, `it serves "${ref}", which is tagged pii: list it in piiFeatures to serve it`);
       }
     }
     for (const ref of service.piiFeatures) {

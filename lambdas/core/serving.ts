@@ -42,6 +42,28 @@ export const FeaturesResponse = z.object({
 });
 export type FeaturesResponse = z.infer<typeof FeaturesResponse>;
 
+export const MAX_PUSH_EVENTS = 500;
+
+export const PushRequest = z
+  .object({
+    source: z.string().min(1).describe('A stream source name, e.g. transactions'),
+    events: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_PUSH_EVENTS),
+  })
+  .strict();
+export type PushRequest = z.infer<typeof PushRequest>;
+
+export const PushResponse = z.object({ source: z.string(), accepted: z.number().int() });
+
+/** The body of every 4xx and 5xx response. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.enum(['ValidationError', 'NotFoundError', 'AccessDeniedError', 'PayloadTooLargeError', 'MethodNotAllowed', 'DefinitionError', 'InternalError', 'ServiceUnavailable']),
+    message: z.string(),
+    details: z.unknown().optional(),
+    requestId: z.string(),
+  }),
+});
+
 export interface RequestPlan {
   readonly service: string | null;
   readonly plan: ReadPlan;
@@ -85,7 +107,7 @@ export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string
     const found = new Map<string, FeatureValue>();
     for (const { view, features } of plan.views) {
       const values = readFeatures(view, items.get(pks.get(view.name) as string), features, now);
-      features.forEach((f, i) => found.set(f.ref, values[i] as FeatureValue));
+      for (const [i, f] of features.entries()) found.set(f.ref, values[i] as FeatureValue);
     }
     for (const odfv of plan.onDemand) {
       const context = odfv.request.safeParse(entity);

@@ -3,21 +3,11 @@
  * stream before they are written to it. A request with any invalid event writes nothing and
  * answers 400 naming each invalid event, so nothing unvalidated reaches the stores.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { PushRequest, PushResponse } from '../core/serving.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { Runtime } from './runtime.js';
 
-export const MAX_PUSH_EVENTS = 500;
-
-export const PushRequest = z
-  .object({
-    source: z.string().min(1).describe('A stream source name, e.g. transactions'),
-    events: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_PUSH_EVENTS),
-  })
-  .strict();
-export type PushRequest = z.infer<typeof PushRequest>;
-
-export const PushResponse = z.object({ source: z.string(), accepted: z.number().int() });
 
 export async function pushEvents(runtime: Runtime, request: PushRequest): Promise<z.infer<typeof PushResponse>> {
   const source = runtime.registry.sources.get(request.source);

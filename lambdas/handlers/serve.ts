@@ -1,30 +1,49 @@
 /**
- * The serve handler behind API Gateway: feature vectors for inference, events pushed over
- * HTTP, the catalog. Glue only: parse, call core/serving, shape the response.
+ * The serve handler behind API Gateway: feature vectors for inference (native and Feast
+ * shapes), events pushed over HTTP, the catalog and the OpenAPI document. Glue only: parse,
+ * authorize, call core/serving, shape the response. Everything per-service (read plans, the
+ * catalog, the document) is computed once per cold start.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { authorize, type Caller } from '../core/access.js';
 import { buildCatalog } from '../core/catalog.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import { assembleResponse, planRequest } from '../core/serving.js';
+import { fromFeastRequest, toFeastResponse } from '../core/feast.js';
+import { openApiDocument } from '../core/openapi.js';
+import { assembleResponse, type FeaturesResponse, PushRequest, planRequest } from '../core/serving.js';
+import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
+import { pushEvents } from './push.js';
 import { createRuntime, lazyHandler, readConfig, type Runtime } from './runtime.js';
-import { PushRequest, pushEvents } from './push.js';
 
-type Route = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+type Route = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
 
-export function createServeHandler(runtime: Runtime): Route {
+const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
+
+export function createServeHandler(runtime: Runtime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const { registry, online, logger } = runtime;
   const catalog = JSON.stringify(buildCatalog(registry));
+  const openApi = JSON.stringify(openApiDocument());
+
+  async function features(body: unknown, caller: Caller): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
+    const planned = planRequest(registry, body);
+    authorize(registry, caller, planned);
+    const stored = planned.plan.views.flatMap((v) => v.features);
+    const rowFeatures = [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))];
+    const items = await online.read(planned.pks, rowFeatures, stored.some((f) => f.kind === 'aggregation'));
+    return { response: assembleResponse(planned, items, runtime.now()), joinKeys: planned.plan.joinKeys };
+  }
+
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/health': { GET: async () => json(200, { status: 'ok' }) },
-    '/v1/catalog': { GET: async () => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: catalog }) },
-    '/v1/features': {
-      POST: async (event) => {
-        const planned = planRequest(registry, parseBody(event));
-        const stored = planned.plan.views.flatMap((v) => v.features);
-        const rowFeatures = [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))];
-        const items = await online.read(planned.pks, rowFeatures, stored.some((f) => f.kind === 'aggregation'));
-        return json(200, assembleResponse(planned, items, runtime.now()));
+    '/v1/catalog': { GET: async () => raw(catalog) },
+    '/v1/openapi.json': { GET: async () => raw(openApi) },
+    '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
+    '/get-online-features': {
+      POST: async (event, caller) => {
+        const { request, fullNames } = fromFeastRequest(parseBody(event));
+        const { response, joinKeys } = await features(request, caller);
+        return json(200, toFeastResponse(response, joinKeys, fullNames));
       },
     },
     '/v1/push': {
@@ -43,10 +62,16 @@ export function createServeHandler(runtime: Runtime): Route {
     if (!route) return toErrorResponse(new NotFoundError(`no route ${path}`), requestId);
     const method = route[event.httpMethod];
     if (!method) return errorResponse('MethodNotAllowed', `${event.httpMethod} is not allowed on ${path}`, requestId);
+    const caller: Caller = { arn: event.requestContext?.identity?.userArn ?? null };
     try {
-      return await method(event);
+      return await method(event, caller);
     } catch (error) {
+      if (error instanceof ReadDeadlineExceeded) {
+        logger.warn('online read deadline exceeded', { path, requestId, error: error.message });
+        return errorResponse('ServiceUnavailable', 'the online store did not answer in time; retry', requestId);
+      }
       const response = toErrorResponse(error, requestId);
+      if (response.statusCode === 403) logger.warn('access denied', { path, requestId, caller: caller.arn, reason: (error as Error).message });
       if (response.statusCode >= 500) logger.error('request failed', { path, requestId, error: error as Error });
       return response;
     }
