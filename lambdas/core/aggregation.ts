@@ -152,6 +152,26 @@ export function finalizeAggregate(aggregation: Aggregation, state: unknown): unk
 }
 
 /**
+ * A raw aggregate of the point-in-time SQL (count, sum, sum/count, min, max, max_by, top-n
+ * max_by, count distinct over a window's rows) finished the way the tiles are online.
+ */
+export function finalizeSqlAggregate(aggregation: Aggregation, raw: unknown): unknown {
+  if (raw === null || raw === undefined) return emptyValue(aggregation);
+  switch (aggregation.fn) {
+    case 'count':
+    case 'approx_distinct':
+      return Number(raw);
+    case 'sum':
+    case 'avg':
+      return round(Number(raw));
+    case 'last_n':
+      return [...(raw as unknown[])];
+    default:
+      return raw;
+  }
+}
+
+/**
  * Adds rows to the tiles, once per event id. Tiles that no window can reach any more at
  * `now` (and rows that would land in them) are dropped, which bounds the item's size.
  */

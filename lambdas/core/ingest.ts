@@ -53,13 +53,8 @@ export class Ingestor {
 
   /** Parses and transforms one record; `payload` is the record's bytes as the producer sent them. */
   ingest(source: Source, payload: string | Uint8Array, ingestTs: number): IngestOutcome {
-    let json: unknown;
-    try {
-      json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
-    } catch (error) {
-      return reject('MalformedPayload', `not JSON: ${(error as Error).message}`);
-    }
-    return this.ingestEvent(source, json, ingestTs);
+    const decoded = decodePayload(payload);
+    return 'json' in decoded ? this.ingestEvent(source, decoded.json, ingestTs) : { ok: false, rejection: decoded.rejection };
   }
 
   /** Validates and transforms an already-decoded event. */
@@ -88,6 +83,15 @@ export class Ingestor {
       rows.push({ view: view.name, entityId, keys, eventTs, ingestTs, eventId, values });
     }
     return { ok: true, eventId, eventTs, rows };
+  }
+}
+
+/** A record's bytes as JSON, or the rejection of a malformed payload. */
+export function decodePayload(payload: string | Uint8Array): { readonly json: unknown } | { readonly rejection: Rejection } {
+  try {
+    return { json: JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')) };
+  } catch (error) {
+    return { rejection: { code: 'MalformedPayload', message: `not JSON: ${(error as Error).message}` } };
   }
 }
 

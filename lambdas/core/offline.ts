@@ -49,7 +49,10 @@ export function offlineColumns(view: FeatureView): OfflineColumn[] {
   }
   const features = Object.entries(view.features).map(([name, type]): OfflineColumn => {
     if (RESERVED.has(name) || taken.has(name)) {
-      throw new DefinitionError(`feature view "${view.name}"`, `feature "${name}" clashes with the offline ${RESERVED.has(name) ? 'system' : 'join key'} column of that name; rename it`);
+      throw new DefinitionError(
+        `feature view "${view.name}"`,
+        `feature "${name}" clashes with the offline ${RESERVED.has(name) ? 'system' : 'join key'} column of that name; rename it`,
+      );
     }
     return { name, type, role: 'feature' };
   });

@@ -2,8 +2,10 @@
  * The point-in-time SQL: one query, generated from the definitions, that joins label rows to
  * the offline rows of every feature view the way the online API would have answered at each
  * label's time. The same text runs on Athena (Trino) and DuckDB: only portable constructs
- * (CTEs, ROW_NUMBER windows, equi-joins with range conditions), quoted identifiers, and
- * timestamps as epoch-millisecond BIGINTs compared with integer arithmetic.
+ * (CTEs, GROUP BY, ROW_NUMBER windows, equi-joins with range conditions), quoted identifiers,
+ * and timestamps as epoch-millisecond BIGINTs compared with integer arithmetic. Per view it
+ * finds the latest event time in range with a hash aggregation, then ranks only the rows at
+ * that time: about 3x faster on DuckDB than ranking every candidate row (bench/pit.ts).
  *
  * The rules, for each label row (entity keys, time t) and each view:
  * - the row with the largest event_ts such that event_ts <= t and, when the view has a TTL,
@@ -17,8 +19,10 @@
  *   many times the labels or the source repeat themselves.
  * Partitions (date/hour of event_ts) outside the labels' time range are pruned.
  */
-import { parseDuration } from './duration.js';
+
 import type { FeatureView } from './definitions.js';
+import { aggregationWindows } from './aggregation.js';
+import { parseDuration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { EVENT_ID, EVENT_TS, INGEST_TS, type Partition, partitionOf } from './offline.js';
 import type { ReadPlan, ResolvedFeature } from './registry.js';
@@ -65,10 +69,13 @@ export function ttlMs(view: FeatureView): number | undefined {
   return view.ttl === undefined ? undefined : parseDuration(view.ttl);
 }
 
-/** The event_ts range a view's rows can match for labels in `timeRange`: (min - ttl, max]. */
+/** The event_ts range a view's rows can match for labels in `timeRange`: (min - reach, max], reach the TTL or the longest window. */
 export function eventTimeBounds(view: FeatureView, timeRange: { min: number; max: number }): { after?: number; atMost: number } {
   const ttl = ttlMs(view);
-  return { ...(ttl !== undefined ? { after: timeRange.min - ttl } : {}), atMost: timeRange.max };
+  if (ttl === undefined) return { atMost: timeRange.max };
+  // Windowed aggregations reach back their window plus a tile (the tail is tile-aligned).
+  const reach = Math.max(ttl, ...aggregationWindows(view).map((w) => w.windowMs + w.tileMs));
+  return { after: timeRange.min - reach, atMost: timeRange.max };
 }
 
 /** The partitions holding rows in those bounds, inclusive; `from` is absent without a TTL. */
@@ -101,50 +108,72 @@ export function labelsProblem(plan: ReadPlan, columns: readonly string[], timest
  */
 export function pointInTimeSql(query: PointInTimeQuery): string {
   const { plan, labels } = query;
-  const aggregations = storedFeatures(plan).filter((f) => f.kind === 'aggregation');
-  if (aggregations.length) {
-    throw new ValidationError(`training sets do not compute windowed aggregations yet: ${aggregations.map((f) => f.ref).join(', ')}`);
-  }
   const problem = labelsProblem(plan, labels.columns, labels.timestampColumn);
   if (problem) throw new ValidationError(problem);
 
   const t = ident(labels.timestampColumn);
-  const ctes: string[] = [
-    `${ident('__labels')} AS (\n  SELECT ${[ROW_COLUMN, ...labels.columns].map(ident).join(', ')}\n  FROM ${tableName(labels.table)}\n)`,
-  ];
+  const ctes: string[] = [`${ident('__labels')} AS (\n  SELECT ${[ROW_COLUMN, ...labels.columns].map(ident).join(', ')}\n  FROM ${tableName(labels.table)}\n)`];
   const joins: string[] = [];
   const outputs: string[] = [];
 
-  plan.views.forEach(({ view, joinKeys, features }, i) => {
-    const rows = ident(`__v${i}_rows`);
+  plan.views.forEach(({ view, joinKeys, features: all }, i) => {
     const times = ident(`__v${i}_times`);
-    const match = ident(`__v${i}_match`);
     const keys = joinKeys.map(ident);
+    // Each distinct (keys, t) is matched once, so duplicate labels cost nothing and can never multiply rows.
+    ctes.push(`${times} AS (\n  SELECT DISTINCT ${[...keys, t].join(', ')}\n  FROM ${ident('__labels')}\n)`);
+    const aggregated = all.filter((f) => f.kind === 'aggregation');
+    if (aggregated.length) {
+      const agg = aggregationCtes(query, view, i, keys, t, aggregated);
+      ctes.push(...agg.ctes);
+      joins.push(agg.join);
+      outputs.push(...agg.outputs);
+    }
+    const features = all.filter((f) => f.kind !== 'aggregation');
+    if (!features.length) return;
+    const rows = ident(`__v${i}_rows`);
+    const best = ident(`__v${i}_best`);
+    const match = ident(`__v${i}_match`);
     const columns = [...keys, ident(EVENT_TS), ident(INGEST_TS), ident(EVENT_ID), ...features.map((f) => ident(f.feature))];
     const ttl = ttlMs(view);
 
-    // Copies of one event collapse to the first ingested before anything is ranked.
+    const q = (c: string) => `${ident('q')}.${c}`;
+    const r = (c: string) => `${ident('r')}.${c}`;
+    const b = (c: string) => `${ident('b')}.${c}`;
+    const featureColumns = features.map((f) => ident(f.feature));
+
     ctes.push(
-      `${rows} AS (\n  SELECT ${columns.join(', ')}\n  FROM (\n    SELECT ${columns.join(', ')},\n` +
-        `      ROW_NUMBER() OVER (PARTITION BY ${[...keys, ident(EVENT_ID), ident(EVENT_TS)].join(', ')} ORDER BY ${ident(INGEST_TS)}) AS ${ident('__copy')}\n` +
-        `    FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n  ) AS ${ident('__d')}\n` +
-        `  WHERE ${ident('__copy')} = 1\n)`,
+      `${rows} AS (\n  SELECT ${columns.join(', ')}\n  FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n)`,
     );
-    // Each distinct (keys, t) is matched once, so duplicate labels cost nothing and can never multiply rows.
-    ctes.push(`${times} AS (\n  SELECT DISTINCT ${[...keys, t].join(', ')}\n  FROM ${ident('__labels')}\n)`);
-    const on = [
-      ...keys.map((k) => `${ident('r')}.${k} = ${ident('q')}.${k}`),
-      `${ident('r')}.${ident(EVENT_TS)} <= ${ident('q')}.${t}`,
-      ...(ttl !== undefined ? [`${ident('r')}.${ident(EVENT_TS)} > ${ident('q')}.${t} - ${ttl}`] : []),
-      ...(query.asServed ? [`${ident('r')}.${ident(INGEST_TS)} <= ${ident('q')}.${t}`] : []),
+    // Step 1, the latest event time in range: a hash aggregation, far cheaper than ranking
+    // every candidate row. Copies of an event change nothing here — one exists by t exactly
+    // when the first-ingested one does — so they are dropped only among the few rows of step 2.
+    const inRange = [
+      ...keys.map((k) => `${r(k)} = ${q(k)}`),
+      `${r(ident(EVENT_TS))} <= ${q(t)}`,
+      ...(ttl !== undefined ? [`${r(ident(EVENT_TS))} > ${q(t)} - ${ttl}`] : []),
+      ...(query.asServed ? [`${r(ident(INGEST_TS))} <= ${q(t)}`] : []),
     ];
-    const order = [EVENT_TS, INGEST_TS, EVENT_ID].map((c) => `${ident('r')}.${ident(c)} DESC`).join(', ');
     ctes.push(
-      `${match} AS (\n  SELECT ${[...keys, t, ...features.map((f) => ident(f.feature))].join(', ')}\n  FROM (\n` +
-        `    SELECT ${[...keys, t].map((c) => `${ident('q')}.${c}`).join(', ')}, ${features.map((f) => `${ident('r')}.${ident(f.feature)}`).join(', ')},\n` +
-        `      ROW_NUMBER() OVER (PARTITION BY ${[...keys, t].map((c) => `${ident('q')}.${c}`).join(', ')} ORDER BY ${order}) AS ${ident('__rank')}\n` +
-        `    FROM ${times} AS ${ident('q')}\n    JOIN ${rows} AS ${ident('r')}\n      ON ${on.join('\n      AND ')}\n` +
-        `  ) AS ${ident('__m')}\n  WHERE ${ident('__rank')} = 1\n)`,
+      `${best} AS (\n  SELECT ${[...keys, t].map(q).join(', ')}, max(${r(ident(EVENT_TS))}) AS ${ident('__best')}\n` +
+        `  FROM ${times} AS ${ident('q')}\n  JOIN ${rows} AS ${ident('r')}\n    ON ${inRange.join('\n    AND ')}\n` +
+        `  GROUP BY ${[...keys, t].map(q).join(', ')}\n)`,
+    );
+    // Step 2, among the rows at that event time: the first-ingested copy of each event, then
+    // the later ingest_ts, then the larger event_id.
+    const atBest = [
+      ...keys.map((k) => `${r(k)} = ${b(k)}`),
+      `${r(ident(EVENT_TS))} = ${b(ident('__best'))}`,
+      ...(query.asServed ? [`${r(ident(INGEST_TS))} <= ${b(t)}`] : []),
+    ];
+    const group = [...keys, t].join(', ');
+    ctes.push(
+      `${match} AS (\n  SELECT ${[...keys, t, ...featureColumns].join(', ')}\n  FROM (\n` +
+        `    SELECT ${[...keys, t, ...featureColumns].join(', ')},\n` +
+        `      ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY ${ident(INGEST_TS)} DESC, ${ident(EVENT_ID)} DESC) AS ${ident('__rank')}\n` +
+        `    FROM (\n      SELECT ${[...keys, t].map(b).join(', ')}, ${[INGEST_TS, EVENT_ID].map((c) => r(ident(c))).join(', ')}, ${featureColumns.map(r).join(', ')},\n` +
+        `        ROW_NUMBER() OVER (PARTITION BY ${[...keys, t].map(b).join(', ')}, ${r(ident(EVENT_ID))} ORDER BY ${r(ident(INGEST_TS))}) AS ${ident('__copy')}\n` +
+        `      FROM ${best} AS ${ident('b')}\n      JOIN ${rows} AS ${ident('r')}\n        ON ${atBest.join('\n        AND ')}\n` +
+        `    ) AS ${ident('__c')}\n    WHERE ${ident('__copy')} = 1\n  ) AS ${ident('__m')}\n  WHERE ${ident('__rank')} = 1\n)`,
     );
     const alias = ident(`m${i}`);
     joins.push(
@@ -158,6 +187,81 @@ export function pointInTimeSql(query: PointInTimeQuery): string {
     `WITH ${ctes.join(',\n')}\nSELECT ${select.join(',\n  ')}\nFROM ${ident('__labels')} AS ${ident('l')}\n` +
     `${joins.join('\n')}\nORDER BY ${ident('l')}.${ident(ROW_COLUMN)}`
   );
+}
+
+/**
+ * Windowed aggregations of one view, computed from its rows with the window bounds of
+ * windows.ts: for a window W with tile g, rows with t - t % g - W + g <= event_ts <= t (and
+ * ingest_ts <= t as served), each event once — its first-ingested copy, as the online tiles
+ * count it. The raw aggregates come out as `<view>__<feature>`; `finalizeAggregate`
+ * (aggregation.ts) turns them into values, as it does for the tiles online.
+ */
+function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, keys: string[], t: string, features: readonly ResolvedFeature[]) {
+  const rows = ident(`__v${i}_arows`);
+  const first = ident(`__v${i}_first`);
+  const sums = ident(`__v${i}_agg`);
+  const q = (c: string) => `${ident('q')}.${c}`;
+  const r = (c: string) => `${ident('r')}.${c}`;
+  const windows = aggregationWindows(view).filter((w) => features.some((f) => f.feature === w.aggregation.name));
+  const columns = [...new Set(windows.flatMap((w) => (w.aggregation.column ? [w.aggregation.column] : [])))];
+  const system = [EVENT_TS, INGEST_TS, EVENT_ID].map(ident);
+  const all = [...keys, ...system, ...columns.map(ident)];
+  const ctes = [
+    `${rows} AS (\n  SELECT ${all.join(', ')}\n  FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n)`,
+    // The first-ingested copy of each event of an entity: the one the online tiles counted.
+    `${first} AS (\n  SELECT ${all.join(', ')}\n  FROM (\n    SELECT ${all.join(', ')},\n` +
+      `      ROW_NUMBER() OVER (PARTITION BY ${[...keys, ident(EVENT_ID)].join(', ')} ORDER BY ${ident(INGEST_TS)}) AS ${ident('__copy')}\n` +
+      `    FROM ${rows}\n  ) AS ${ident('__f')}\n  WHERE ${ident('__copy')} = 1\n)`,
+  ];
+  const start = (windowMs: number, tileMs: number) => `(${q(t)} - ${q(t)} % ${tileMs} - ${windowMs} + ${tileMs})`;
+  const order = `lpad(CAST(${r(ident(EVENT_TS))} AS VARCHAR), 20, '0') || lpad(CAST(${r(ident(INGEST_TS))} AS VARCHAR), 20, '0') || ${r(ident(EVENT_ID))}`;
+  const expressions = windows.map((w, j) => {
+    const inWindow = `${r(ident(EVENT_TS))} >= ${start(w.windowMs, w.tileMs)}`;
+    const value = w.aggregation.column ? r(ident(w.aggregation.column)) : '1';
+    const when = (then: string) => `CASE WHEN ${inWindow} THEN ${then} END`;
+    const ordered = `CASE WHEN ${inWindow} AND ${value} IS NOT NULL THEN ${order} END`;
+    let sql: string;
+    switch (w.aggregation.fn) {
+      case 'count':
+        sql = `count(${when('1')})`;
+        break;
+      case 'sum':
+        sql = `sum(${when(value)})`;
+        break;
+      case 'avg':
+        sql = `CAST(sum(${when(value)}) AS DOUBLE) / nullif(count(${when(value)}), 0)`;
+        break;
+      case 'min':
+      case 'max':
+        sql = `${w.aggregation.fn}(${when(value)})`;
+        break;
+      case 'last':
+        sql = `max_by(${value}, ${ordered})`;
+        break;
+      case 'last_n':
+        sql = `max_by(${value}, ${ordered}, ${w.aggregation.n ?? 1})`;
+        break;
+      case 'approx_distinct':
+        sql = `count(DISTINCT ${when(value)})`;
+        break;
+    }
+    return { sql: `${sql} AS ${ident(`__a${j}`)}`, feature: w.aggregation.name, alias: `__a${j}` };
+  });
+  const on = [
+    ...keys.map((k) => `${r(k)} = ${q(k)}`),
+    `${r(ident(EVENT_TS))} <= ${q(t)}`,
+    `${r(ident(EVENT_TS))} >= ${windows.length > 1 ? `least(${windows.map((w) => start(w.windowMs, w.tileMs)).join(', ')})` : start(windows[0]!.windowMs, windows[0]!.tileMs)}`,
+    ...(query.asServed ? [`${r(ident(INGEST_TS))} <= ${q(t)}`] : []),
+  ];
+  ctes.push(
+    `${sums} AS (\n  SELECT ${[...keys, t].map(q).join(', ')},\n    ${expressions.map((e) => e.sql).join(',\n    ')}\n` +
+      `  FROM ${ident(`__v${i}_times`)} AS ${ident('q')}\n  JOIN ${first} AS ${ident('r')}\n    ON ${on.join('\n    AND ')}\n` +
+      `  GROUP BY ${[...keys, t].map(q).join(', ')}\n)`,
+  );
+  const alias = ident(`a${i}`);
+  const join = `LEFT JOIN ${sums} AS ${alias}\n  ON ${[...keys.map((k) => `${alias}.${k} = ${ident('l')}.${k}`), `${alias}.${t} = ${ident('l')}.${t}`].join(' AND ')}`;
+  const outputs = features.map((f) => `${alias}.${ident(expressions.find((e) => e.feature === f.feature)!.alias)} AS ${ident(f.column)}`);
+  return { ctes, join, outputs };
 }
 
 /**
