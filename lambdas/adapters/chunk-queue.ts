@@ -1,0 +1,33 @@
+/**
+ * The queue that spreads a backfill over parallel workers: one SQS message per chunk (a
+ * file of the batch source), consumed by the batch Lambda through an event source mapping.
+ */
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+export interface Chunk {
+  readonly jobId: string;
+  readonly source: string;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+export interface ChunkQueue {
+  enqueue(chunks: readonly Chunk[]): Promise<void>;
+}
+
+export class SqsChunkQueue implements ChunkQueue {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async enqueue(chunks: readonly Chunk[]): Promise<void> {
+    for (let i = 0; i < chunks.length; i += 10) {
+      const batch = chunks.slice(i, i + 10);
+      const response = await this.client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: batch.map((chunk, j) => ({ Id: String(j), MessageBody: JSON.stringify(chunk) })) }),
+      );
+      if (response.Failed?.length) throw new Error(`could not enqueue ${response.Failed.length} chunks: ${response.Failed[0]?.Message ?? ''}`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { SQSEvent } from 'aws-lambda';
+import { describe, expect, it, type TestContext } from 'vitest';
+import * as demo from '../../features/index.js';
+import { TransactionGenerator } from '../../features/generator.js';
+import { type Chunk, SqsChunkQueue } from '../../lambdas/adapters/chunk-queue.js';
+import { Registry } from '../../lambdas/core/registry.js';
+import { batchDependencies, createBatchHandler, type RunResult } from '../../lambdas/handlers/batch.js';
+import { createRuntime, readConfig, type Runtime } from '../../lambdas/handlers/runtime.js';
+import { ensureResources, localResourceNames } from '../../local/resources.js';
+import { handlerEnvironment } from '../../local/store.js';
+import { useTarget } from '../support/use-target.js';
+
+const T0 = 1_767_225_600_000; // 2026-01-01
+const registry = Registry.fromModule(demo);
+const target = useTarget();
+let clock = T0 + 3_600_000;
+let runtime: Runtime;
+let ready: Promise<void> | undefined;
+
+/** Builds the runtime on the file's target once; skips (with the reason) where the target is unavailable. */
+function setUp(ctx: TestContext, ...needs: Parameters<typeof target.require>[1][]) {
+  const t = target.require(ctx, ...needs);
+  ready ??= (async () => {
+    const names = { ...localResourceNames(registry), table: 'batch-online', bucket: 'batch-offline' };
+    runtime = createRuntime(readConfig(handlerEnvironment(t, names, 'WARN')), { registry, now: () => clock });
+    await ensureResources(runtime.clients, names, { region: t.region });
+  })();
+  return ready;
+}
+
+async function put(key: string, body: string) {
+  await runtime.clients.s3.send(new PutObjectCommand({ Bucket: runtime.config.bucket, Key: key, Body: Buffer.from(body) }));
+}
+
+const jsonl = (events: object[]) => events.map((e) => JSON.stringify(e)).join('\n');
+
+describe('the batch handler', () => {
+  it('applies JSON-lines and CSV files of a date range with the stream path’s transforms, and dead-letters bad lines', async (ctx) => {
+    await setUp(ctx);
+    const gen = new TransactionGenerator({ seed: 7, users: 5, merchants: 3, startTs: T0 });
+    const events = gen.take(40);
+    await put('raw/transactions/date=2026-01-01/part-0.jsonl', `${jsonl(events.slice(0, 20))}\n{"event_id": broken\n${JSON.stringify({ ...events[0], event_id: 'bad-amount', amount: 'ten' })}`);
+    const header = 'event_id,user_id,merchant_id,amount,currency,lat,lon,ts';
+    const csv = events.slice(20).map((e) => [e.event_id, e.user_id, e.merchant_id, e.amount, e.currency, e.lat, e.lon, e.ts].join(','));
+    await put('raw/transactions/date=2026-01-01/part-1.csv', [header, ...csv].join('\n'));
+    await put('raw/transactions/date=2025-12-01/old.jsonl', jsonl([{ ...events[0], event_id: 'outside-range' }]));
+
+    const handler = createBatchHandler(runtime, batchDependencies(runtime));
+    const result = (await handler({ source: 'transactions', from: '2026-01-01T00:00:00Z', to: '2026-01-01T23:59:59Z' })) as RunResult;
+
+    expect(result).toMatchObject({ chunks: 2, queued: false, rejected: 2 });
+    const last = [...events].sort((a, b) => a.ts - b.ts).filter((e) => e.user_id === events[0]!.user_id).at(-1)!;
+    const items = await runtime.online.read([`user_last_txn#${last.user_id}`]);
+    expect(items.get(`user_last_txn#${last.user_id}`)?.latest?.eventId).toBe(last.event_id);
+    const letters = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'dead-letter/transactions/' }));
+    expect(letters.Contents?.map((o) => o.Key).sort()).toEqual([
+      'dead-letter/transactions/date=2026-01-01/raw-transactions-date=2026-01-01-part-0.jsonl-21.json',
+      'dead-letter/transactions/date=2026-01-01/raw-transactions-date=2026-01-01-part-0.jsonl-22.json',
+    ]);
+    const offline = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'offline/user_last_txn/' }));
+    expect(offline.KeyCount).toBeGreaterThan(0);
+    const job = await batchDependencies(runtime).jobs.get(result.jobId);
+    expect(job).toMatchObject({ chunks: 2, done: 2, rows: 40 * 6, rejected: 2 });
+  });
+
+  it('changes nothing when the same run is applied again', async (ctx) => {
+    await setUp(ctx);
+    const pks = ['user_txn_stats#u0001', 'user_txn_stats#u0002', 'user_last_txn#u0001'];
+    const before = await runtime.online.read(pks);
+    clock += 1_000;
+    const handler = createBatchHandler(runtime, batchDependencies(runtime));
+    await handler({ source: 'transactions', from: '2026-01-01T00:00:00Z', to: '2026-01-01T23:59:59Z' });
+    const after = await runtime.online.read(pks);
+    expect([...after.values()].map((i) => i.version)).toEqual([...before.values()].map((i) => i.version));
+    expect(after).toEqual(before);
+  });
+
+  it('spreads a large run over the queue, one chunk per file, and the workers finish the job', async (ctx) => {
+    await setUp(ctx, 'sqs');
+    const { QueueUrl } = await runtime.clients.sqs.send(new CreateQueueCommand({ QueueName: 'tessera-backfill-test' }));
+    const gen = new TransactionGenerator({ seed: 9, users: 5, merchants: 3, startTs: T0 + 86_400_000 });
+    for (let i = 0; i < 6; i++) await put(`raw/transactions/date=2026-01-02/part-${i}.jsonl`, jsonl(gen.take(10)));
+    const deps = { ...batchDependencies(runtime), queue: new SqsChunkQueue(runtime.clients.sqs, QueueUrl!) };
+    const handler = createBatchHandler(runtime, deps);
+
+    const run = (await handler({ source: 'transactions', from: '2026-01-02T00:00:00Z', to: '2026-01-02T23:59:59Z' })) as RunResult;
+    expect(run).toMatchObject({ chunks: 6, queued: true });
+    let delivered = 0;
+    while (delivered < 6) {
+      const { Messages = [] } = await runtime.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const event: SQSEvent = { Records: Messages.map((m) => ({ messageId: m.MessageId!, body: m.Body! }) as SQSEvent['Records'][number]) };
+      const response = await handler(event);
+      expect(response).toEqual({ batchItemFailures: [] });
+      for (const m of Messages) await runtime.clients.sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle! }));
+      delivered += Messages.length;
+      expect((JSON.parse(Messages[0]?.Body ?? '{}') as Chunk).jobId ?? run.jobId).toBe(run.jobId);
+    }
+    expect(await deps.jobs.get(run.jobId)).toMatchObject({ chunks: 6, done: 6, rows: 60 * 6 });
+  });
+});
