@@ -1,13 +1,22 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The Tessera CLI. Talks to local mode (http://127.0.0.1:4000) by default, or to a deployed
- * stack with `--stack NAME --region REGION` and the normal AWS credential chain.
+ * The Tessera CLI. Talks to local mode (http://127.0.0.1:4000, or the stores its discovery
+ * file `.work/local-endpoints.json` names) by default, or to a deployed stack with
+ * `--stack NAME --region REGION` and the normal AWS credential chain.
  */
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
-import { TesseraApiError } from '../client/tessera-client.js';
+import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
 import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
+import { readStackOutputs } from '../cli/stack-outputs.js';
 import { resolveTarget, type TargetOptions } from '../cli/target.js';
+import { TesseraApiError } from '../client/tessera-client.js';
+import { accessOf, readDiscoveryFile } from '../local/discovery.js';
+
+/** The schema DuckDB puts the offline views in, locally (the Glue database's name in a stack). */
+const LOCAL_DATABASE = 'tessera';
 
 const program = new Command('tessera').description('Tessera: a real-time feature store for AWS').showHelpAfterError();
 
@@ -75,10 +84,120 @@ withTarget(program.command('get'))
       console.log(JSON.stringify(result.entity));
       for (const column of response.features) {
         const at = result.eventTimestamps[column];
-        console.log(`  ${column.padEnd(40)} ${JSON.stringify(result.values[column]).padEnd(24)} ${result.status[column]}${at ? `  @ ${new Date(at).toISOString()}` : ''}`);
+        console.log(
+          `  ${column.padEnd(40)} ${JSON.stringify(result.values[column]).padEnd(24)} ${result.status[column]}${at ? `  @ ${new Date(at).toISOString()}` : ''}`,
+        );
       }
     }
   });
+
+program
+  .command('backfill')
+  .description('apply the files of a source over a time range with the batch handler, and follow the job')
+  .option('--source <name>', 'the source whose files to apply')
+  .option('--view <view>', "a feature view: applies the view's source, which rebuilds every view of that source")
+  .requiredOption('--from <time>', 'start of the range (ISO-8601 or epoch ms)')
+  .requiredOption('--to <time>', 'end of the range, inclusive (ISO-8601 or epoch ms)')
+  .option('--location <prefix|s3://…>', "files elsewhere than the source's own location (a deployed stack must be granted it: backfillReadLocations)")
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: BackfillOptions & { definitions: string; stack?: string; region?: string }) => {
+    // Loaded here, not at the top: the batch pipeline (Parquet, every SDK client) would slow every other command.
+    const { backfillCommand, localBackfillTarget, stackBackfillTarget } = await import('../cli/backfill.js');
+    const registry = await loadRegistry(options.definitions);
+    const target: BackfillTarget = options.stack
+      ? await stackBackfillTarget({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, process.env)
+      : localBackfillTarget(readDiscoveryFile(), registry);
+    try {
+      const summary = await backfillCommand(options, { registry, target, stdout: process.stdout, stderr: process.stderr });
+      if (summary.job.failed) process.exitCode = 2;
+    } finally {
+      target.close();
+    }
+  });
+
+program
+  .command('training-set')
+  .description('build a point-in-time correct training set')
+  .requiredOption('--labels <file|s3://…>', 'labels: join keys, a time column, anything else (.parquet or .csv)')
+  .option('--service <name>', 'a feature service')
+  .option('--features <refs>', 'comma-separated view:feature references (instead of --service)')
+  .option('--as-served', 'only values the online API had served at each label time')
+  .requiredOption('--out <path|s3://…>', '.parquet or .csv')
+  .option('--timestamp-column <name>', "the labels' time column", 'event_timestamp')
+  .addOption(new Option('--engine <engine>', 'default: athena for --stack, duckdb in local mode').choices(['athena', 'duckdb']))
+  .option('--show-sql', 'print the point-in-time SQL')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(
+    async (
+      options: {
+        labels: string;
+        service?: string;
+        features?: string;
+        asServed?: boolean;
+        out: string;
+        timestampColumn: string;
+        engine?: 'athena' | 'duckdb';
+        showSql?: boolean;
+        definitions: string;
+        stack?: string;
+        region?: string;
+      },
+      command: Command,
+    ) => {
+      if ((options.service === undefined) === (options.features === undefined)) command.error('error: give either --service or --features');
+      // Loaded here: DuckDB is a native module the other commands do without.
+      const [{ trainingSetCommand }, { createTrainingSetRunner }, { S3Client }, { AthenaClient }] = await Promise.all([
+        import('../lambdas/sdk/training-set-command.js'),
+        import('../lambdas/sdk/training-set.js'),
+        import('@aws-sdk/client-s3'),
+        import('@aws-sdk/client-athena'),
+      ]);
+      const registry = await loadRegistry(options.definitions);
+      let store: { s3: S3Client; bucket: string; database: string; athena?: AthenaClient; workgroup?: string; close: () => void };
+      let engine = options.engine;
+      if (options.stack) {
+        const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, process.env);
+        engine ??= 'athena';
+        const s3 = new S3Client({ region: outputs.region });
+        const athena = engine === 'athena' ? new AthenaClient({ region: outputs.region }) : undefined;
+        store = {
+          s3,
+          bucket: outputs.require('BucketName'),
+          database: outputs.require('GlueDatabase'),
+          ...(athena ? { athena, workgroup: outputs.require('AthenaWorkgroup') } : {}),
+          close: () => {
+            s3.destroy();
+            athena?.destroy();
+          },
+        };
+      } else {
+        // Local mode has no Athena: DuckDB runs the same SQL over its offline objects.
+        if (engine === 'athena') command.error('error: local mode has no Athena; use --engine duckdb, or --stack NAME for a deployed store');
+        engine = 'duckdb';
+        const local = readDiscoveryFile();
+        const { createClients } = await import('../lambdas/adapters/aws.js');
+        const clients = createClients(accessOf(local));
+        store = {
+          s3: clients.s3,
+          bucket: local.bucket,
+          database: LOCAL_DATABASE,
+          close: () => {
+            for (const client of Object.values(clients)) client.destroy();
+          },
+        };
+      }
+      try {
+        const runner = await createTrainingSetRunner({ engine, ...store });
+        await trainingSetCommand(options, { registry, runner, database: store.database, s3: store.s3, stdout: process.stdout, stderr: process.stderr });
+      } finally {
+        store.close();
+      }
+    },
+  );
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraApiError) console.error(`tessera: the API answered ${error.message}`);

@@ -1,0 +1,278 @@
+/**
+ * `tessera backfill`: re-applies a source's files over a time range with the batch handler —
+ * the same pipeline, transforms and idempotent writes as the stream — and shows the job's
+ * progress until every file is applied.
+ *
+ * Two targets, one display:
+ * - a deployed stack (`--stack`): the batch Lambda (output BatchFunctionName) is invoked with
+ *   the run; it lists the files and applies a few itself or queues one chunk per file for its
+ *   parallel workers; the job item in the online table (output TableName) is polled;
+ * - local mode (default): found through its discovery file, the batch handler runs in this
+ *   process against local mode's emulators, every file applied here (`inline`), the job item
+ *   polled the same way.
+ *
+ * `--view` names the data to rebuild by view: it selects the view's source, and the run
+ * re-applies every view of that source (a run is per source; views already current change
+ * nothing, since the pipeline is idempotent per event).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import cliProgress from 'cli-progress';
+import { DynamoJobStore, type JobProgress, type JobStore } from '../lambdas/adapters/jobs.js';
+import { rawLocation } from '../lambdas/core/batch.js';
+import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
+import type { Registry } from '../lambdas/core/registry.js';
+import { batchDependencies, createBatchHandler, type RunRequest, type RunResult } from '../lambdas/handlers/batch.js';
+import { createRuntime, readConfig } from '../lambdas/handlers/runtime.js';
+import type { Output } from '../lambdas/sdk/training-set-command.js';
+import { accessOf, type LocalEndpoints, namesOf } from '../local/discovery.js';
+import { handlerEnvironment } from '../local/store.js';
+import { readStackOutputs, type StackRef } from './stack-outputs.js';
+
+export interface BackfillOptions {
+  /** The source whose files to apply; or give `view`. */
+  readonly source?: string;
+  /** A feature view: its source's files are applied (every view of that source is rebuilt). */
+  readonly view?: string;
+  /** Start of the range: ISO-8601 or epoch milliseconds. */
+  readonly from: string;
+  /** End of the range, inclusive. */
+  readonly to: string;
+  /** Files elsewhere than the source's own location: a key prefix of the store's bucket or `s3://bucket/prefix/`. */
+  readonly location?: string;
+}
+
+/** Where a backfill runs: starts the run and reads its job item. */
+export interface BackfillTarget {
+  readonly description: string;
+  readonly jobs: JobStore;
+  /** How often the job item is read while the run goes on. */
+  readonly pollIntervalMs: number;
+  /** Runs `request`; `onJob` hears the job id as soon as the job exists. */
+  start(request: RunRequest, onJob: (jobId: string) => void): Promise<RunResult>;
+  close(): void;
+}
+
+export interface BackfillDeps {
+  readonly registry: Registry;
+  readonly target: BackfillTarget;
+  /** The summary. */
+  readonly stdout: Output;
+  /** Progress: a live bar on a terminal, a line per change otherwise. */
+  readonly stderr: Output;
+  /** @default Date.now */
+  readonly clock?: () => number;
+}
+
+export interface BackfillSummary {
+  readonly job: JobProgress;
+  /** Whether the files went to the backfill queue's workers (else the invocation applied them). */
+  readonly queued: boolean;
+  readonly elapsedMs: number;
+}
+
+/** The run event of the options: the source (resolved from `view`), the range, the location. */
+export function backfillRequest(options: BackfillOptions, registry: Registry): RunRequest {
+  let source = options.source;
+  if (options.view !== undefined) {
+    const view = registry.views.get(options.view);
+    if (!view) throw new NotFoundError(`unknown feature view "${options.view}"`);
+    if (source !== undefined && source !== view.source.name) {
+      throw new ValidationError(`feature view "${options.view}" reads source "${view.source.name}", not "${source}"`);
+    }
+    source = view.source.name;
+  }
+  if (source === undefined) throw new ValidationError('give --source, or --view to backfill the source of a view');
+  if (!registry.sources.has(source)) throw new NotFoundError(`unknown source "${source}"`);
+  const time = (name: string, text: string) => {
+    const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+    if (Number.isNaN(ms)) throw new ValidationError(`--${name} "${text}" is not an ISO-8601 time or epoch milliseconds`);
+    return ms;
+  };
+  const from = time('from', options.from);
+  const to = time('to', options.to);
+  if (from > to) throw new ValidationError(`--from ${options.from} is after --to ${options.to}`);
+  return { source, from, to, ...(options.location ? { location: options.location } : {}) };
+}
+
+export async function backfillCommand(options: BackfillOptions, deps: BackfillDeps): Promise<BackfillSummary> {
+  const { registry, target } = deps;
+  const clock = deps.clock ?? Date.now;
+  const request = backfillRequest(options, registry);
+  const source = registry.sources.get(request.source)!;
+  const location = request.location ?? (source.kind === 'batch' ? source.location : rawLocation(source.name));
+  const range = `${new Date(request.from as number).toISOString()} to ${new Date(request.to as number).toISOString()}`;
+  if (options.view !== undefined) {
+    deps.stderr.write(`--view ${options.view}: applying source ${source.name}, which rebuilds every view of it (unchanged values stay as they are)\n`);
+  }
+  deps.stderr.write(`backfill of ${source.name} (${describeLocation(location)}) from ${range} on ${target.description}\n`);
+
+  const started = clock();
+  const display = progressDisplay(deps.stderr);
+  let jobId: string | undefined;
+  let result: RunResult | undefined;
+  let failure: { error: unknown } | undefined;
+  const running = target.start(request, (id) => {
+    jobId = id;
+  });
+  const settled = running.then(
+    (r) => {
+      result = r;
+      jobId = r.jobId;
+    },
+    (error: unknown) => {
+      failure = { error };
+    },
+  );
+  let job: JobProgress | undefined;
+  try {
+    for (;;) {
+      const done = result !== undefined || failure !== undefined;
+      if (failure) throw failure.error;
+      if (jobId !== undefined) {
+        job = (await target.jobs.get(jobId)) ?? job;
+        if (job?.chunks) display.update(job);
+        if (done && !job) throw new Error(`job ${jobId} has no progress item in the online table`);
+        if (done && job && job.done + job.failed >= job.chunks) break;
+      }
+      // Wake early when the invocation returns; after that, poll at the interval.
+      await (done ? sleep(target.pollIntervalMs) : Promise.race([sleep(target.pollIntervalMs), settled]));
+    }
+  } finally {
+    display.stop();
+  }
+  const finished = job as JobProgress;
+  const summary: BackfillSummary = { job: finished, queued: result?.queued ?? false, elapsedMs: clock() - started };
+  deps.stdout.write(describeBackfill(summary, source.name, location));
+  return summary;
+}
+
+/** The report printed when the job is over. */
+export function describeBackfill(summary: BackfillSummary, source: string, location: string): string {
+  const { job } = summary;
+  const seconds = (summary.elapsedMs / 1000).toFixed(1);
+  if (job.chunks === 0) return `job ${job.id}: no files of ${source} under ${describeLocation(location)} in the range; nothing to apply.\n`;
+  const lines = [
+    `job ${job.id}: ${job.done}/${job.chunks} files applied${summary.queued ? ' by the backfill workers' : ''} in ${seconds} s`,
+    `  ${job.rows.toLocaleString('en-US')} rows written, ${job.rejected.toLocaleString('en-US')} records rejected${job.rejected ? ` (kept under dead-letter/${source}/)` : ''}`,
+  ];
+  if (job.failed) lines.push(`  ${job.failed} files failed every attempt: they wait in the backfill dead-letter queue; fix the cause, then redrive it`);
+  return `${lines.join('\n')}\n`;
+}
+
+const describeLocation = (location: string) => (location.startsWith('s3://') ? location : `${location} in the store's bucket`);
+
+/** A cli-progress bar on a terminal; a plain line whenever a file completes, elsewhere (CI logs, tests). */
+function progressDisplay(stream: Output): { update: (job: JobProgress) => void; stop: () => void } {
+  if (!stream.isTTY) {
+    let last = '';
+    return {
+      update(job) {
+        const line = `${job.done + job.failed}/${job.chunks} files, ${job.rows} rows, ${job.rejected} rejected${job.failed ? `, ${job.failed} failed` : ''}`;
+        if (line === last) return;
+        last = line;
+        stream.write(`progress: ${line}\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: stream as NodeJS.WritableStream,
+      format: 'backfill |{bar}| {value}/{total} files | {rows} rows | {rejected} rejected{failed}',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let running = false;
+  return {
+    update(job) {
+      const payload = { rows: job.rows, rejected: job.rejected, failed: job.failed ? ` | ${job.failed} failed` : '' };
+      if (!running) {
+        bar.start(job.chunks, job.done + job.failed, payload);
+        running = true;
+      } else {
+        bar.setTotal(job.chunks);
+        bar.update(job.done + job.failed, payload);
+      }
+    },
+    stop() {
+      if (running) bar.stop();
+    },
+  };
+}
+
+/**
+ * Local mode: the batch handler in this process, on local mode's emulators (from its
+ * discovery file), built the way a deployed handler builds itself — `readConfig` over an
+ * environment that differs only in its endpoints. Every file is applied here.
+ */
+export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registry): BackfillTarget {
+  const runtime = createRuntime(readConfig(handlerEnvironment(accessOf(endpoints), namesOf(endpoints), 'ERROR')), { registry });
+  const deps = batchDependencies(runtime);
+  return {
+    description: `local mode at ${endpoints.url}`,
+    jobs: deps.jobs,
+    pollIntervalMs: 200,
+    async start(request, onJob) {
+      const jobs: JobStore = {
+        async create(job) {
+          await deps.jobs.create(job);
+          onJob(job.id);
+        },
+        record: (id, delta) => deps.jobs.record(id, delta),
+        get: (id) => deps.jobs.get(id),
+      };
+      const handler = createBatchHandler(runtime, { ...deps, jobs });
+      return (await handler({ ...request, inline: true })) as RunResult;
+    },
+    close() {
+      for (const client of Object.values(runtime.clients)) client.destroy();
+    },
+  };
+}
+
+/** A deployed stack: its batch function invoked with the run, its job items read from its table. */
+export async function stackBackfillTarget(ref: StackRef, env: NodeJS.ProcessEnv): Promise<BackfillTarget> {
+  const outputs = await readStackOutputs(ref, env);
+  const functionName = outputs.require('BatchFunctionName');
+  const table = outputs.require('TableName');
+  // One attempt: a retried invocation would start a second job over the same files. The
+  // function may apply a few files before it answers, for up to its 15-minute timeout.
+  const lambda = new LambdaClient({ region: outputs.region, maxAttempts: 1, requestHandler: new NodeHttpHandler({ requestTimeout: 16 * 60_000 }) });
+  const dynamodb = new DynamoDBClient({ region: outputs.region });
+  return {
+    description: `stack ${outputs.stack} (${outputs.region})`,
+    jobs: new DynamoJobStore(dynamodb, table),
+    pollIntervalMs: 2_000,
+    async start(request, onJob) {
+      const response = await lambda.send(
+        new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(request)) }),
+      );
+      const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
+      if (response.FunctionError) {
+        const { errorType, errorMessage } = (safeJson(payload) ?? {}) as { errorType?: string; errorMessage?: string };
+        throw new Error(`the batch function ${functionName} failed: ${errorType ?? response.FunctionError}: ${errorMessage ?? payload}`);
+      }
+      const result = safeJson(payload) as RunResult | undefined;
+      if (!result?.jobId) throw new Error(`the batch function ${functionName} answered ${payload || 'nothing'}, not a job`);
+      onJob(result.jobId);
+      return result;
+    },
+    close() {
+      lambda.destroy();
+      dynamodb.destroy();
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

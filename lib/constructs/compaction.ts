@@ -1,0 +1,80 @@
+/**
+ * Compaction: the hourly job that merges the offline store's small Parquet objects per
+ * (view, hour) partition and drops copies of events (lambdas/handlers/compact.ts). It may
+ * read, write and delete objects under `offline/` and nothing else.
+ */
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
+import { HandlerFunction, handlerEntry } from './handler-function.js';
+
+export interface CompactionProps {
+  /** The offline store's bucket. */
+  readonly bucket: s3.IBucket;
+  /** @default every hour */
+  readonly schedule?: events.Schedule;
+  /**
+   * Objects younger than this are left for a later run: a retried stream batch may rewrite
+   * its object until the event source mapping gives up on it. Keep it above the mapping's
+   * maximum record age plus the stream handler's timeout.
+   * @default Duration.hours(2)
+   */
+  readonly minObjectAge?: Duration;
+  /** @default Duration.minutes(15) */
+  readonly timeout?: Duration;
+  /** @default 2048 MB */
+  readonly memorySize?: number;
+  /** @default `lambdas/handlers/compact.ts` */
+  readonly entry?: string;
+}
+
+export class Compaction extends Construct {
+  readonly handler: NodejsFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: CompactionProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.minutes(15);
+    this.handler = new HandlerFunction(this, 'Handler', {
+      entry: props.entry ?? handlerEntry('compact'),
+      description: 'Tessera: merges small offline Parquet objects per partition and drops copies of events',
+      timeout,
+      memorySize: props.memorySize ?? 2048,
+      environment: {
+        TESSERA_BUCKET: props.bucket.bucketName,
+        TESSERA_COMPACTION_MIN_AGE_MINUTES: String((props.minObjectAge ?? Duration.hours(2)).toMinutes()),
+        // Stop picking up partitions two minutes before the timeout; the next run goes on.
+        TESSERA_COMPACTION_BUDGET_SECONDS: String(Math.max(60, timeout.toSeconds() - 120)),
+      },
+    }).function;
+
+    iam.Grant.addToPrincipal({
+      grantee: this.handler,
+      actions: ['s3:ListBucket'],
+      resourceArns: [props.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${OFFLINE_PREFIX}*`] } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee: this.handler,
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resourceArns: [props.bucket.arnForObjects(`${OFFLINE_PREFIX}*`)],
+    });
+    const bucketId = Stack.of(this).resolve(Stack.of(props.bucket).getLogicalId(props.bucket.node.defaultChild as s3.CfnBucket));
+    Validations.of(this.handler).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OFFLINE_PREFIX}*]`,
+      reason: 'Compaction rewrites objects under offline/ only; a key prefix is the narrowest scope S3 offers.',
+    });
+
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: 'Tessera: hourly offline compaction',
+      schedule: props.schedule ?? events.Schedule.rate(Duration.hours(1)),
+      // A missed run is made up by the next one; retrying an old one would only overlap it.
+      targets: [new targets.LambdaFunction(this.handler, { retryAttempts: 1, maxEventAge: Duration.hours(1) })],
+    });
+  }
+}

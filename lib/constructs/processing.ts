@@ -1,0 +1,73 @@
+/**
+ * Processing: the stream handler and one Kinesis event source mapping per stream. The
+ * mapping's error settings are the product's delivery guarantee: bounded retries and record
+ * age (the defaults, infinite, let one poison record block a shard for the retention
+ * period), bisection to isolate a bad record, partial batch responses so good records are
+ * not replayed, and whole failed batches kept in S3.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import { HandlerFunction, handlerEntry } from './handler-function.js';
+import type { Ingestion } from './ingestion.js';
+import { type OfflineStore, PREFIX } from './offline-store.js';
+import type { OnlineStore } from './online-store.js';
+
+export interface ProcessingProps {
+  readonly ingestion: Ingestion;
+  readonly onlineStore: OnlineStore;
+  readonly offlineStore: OfflineStore;
+  /** @default `lambdas/handlers/stream.ts` */
+  readonly entry?: string;
+  /** Records per invocation, at most. @default 500 */
+  readonly batchSize?: number;
+  /** How long the mapping waits to fill a batch. @default Duration.seconds(1) */
+  readonly maxBatchingWindow?: Duration;
+  /** Retries of a failed batch (halves from bisection do not count). @default 5 */
+  readonly retryAttempts?: number;
+  /** Records older than this are sent to the failure destination instead. @default Duration.hours(1) */
+  readonly maxRecordAge?: Duration;
+}
+
+export class Processing extends Construct {
+  readonly streamHandler: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: ProcessingProps) {
+    super(scope, id);
+    const { ingestion, onlineStore, offlineStore } = props;
+
+    this.streamHandler = new HandlerFunction(this, 'StreamHandler', {
+      entry: props.entry ?? handlerEntry('stream'),
+      description: 'Tessera: transforms stream events into the online and offline stores',
+      timeout: Duration.seconds(60),
+      environment: {
+        TESSERA_TABLE: onlineStore.table.tableName,
+        TESSERA_BUCKET: offlineStore.bucket.bucketName,
+        TESSERA_STREAMS: ingestion.streamNamesJson(),
+      },
+    }).function;
+
+    onlineStore.grantReadWriteData(this.streamHandler);
+    offlineStore.grantPutObjects(this.streamHandler, PREFIX.offline, PREFIX.deadLetter);
+
+    for (const stream of ingestion.streams.values()) {
+      this.streamHandler.addEventSource(
+        new KinesisEventSource(stream, {
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: props.batchSize ?? 500,
+          maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+          bisectBatchOnError: true,
+          retryAttempts: props.retryAttempts ?? 5,
+          maxRecordAge: props.maxRecordAge ?? Duration.hours(1),
+          reportBatchItemFailures: true,
+          // One batch per shard at a time: the online store's per-shard sequence high-water mark
+          // assumes a shard's batches are applied one after another.
+          parallelizationFactor: 1,
+          onFailure: offlineStore.failedBatchDestination(),
+        }),
+      );
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Serving: the serve handler behind a REST API. Every route requires IAM (SigV4) auth;
+ * callers get `execute-api:Invoke` through `grantInvoke`, and the handler then checks each
+ * caller against the feature service it asks for. Stage access logs record the caller's ARN.
+ */
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { HandlerFunction, handlerEntry } from './handler-function.js';
+import type { Ingestion } from './ingestion.js';
+import type { OfflineStore } from './offline-store.js';
+import type { OnlineStore } from './online-store.js';
+
+/** The API's routes; the serve handler routes on the same method and path. */
+export const ROUTES = [
+  { method: 'POST', path: '/v1/features' },
+  { method: 'POST', path: '/v1/push' },
+  { method: 'GET', path: '/v1/catalog' },
+  { method: 'GET', path: '/v1/health' },
+  { method: 'GET', path: '/v1/openapi.json' },
+  // Feast's HTTP feature server route, so Feast clients can call Tessera unchanged.
+  { method: 'POST', path: '/get-online-features' },
+] as const;
+
+export interface ServingProps {
+  readonly ingestion: Ingestion;
+  readonly onlineStore: OnlineStore;
+  readonly offlineStore: OfflineStore;
+  /** @default `lambdas/handlers/serve.ts` */
+  readonly entry?: string;
+  /** The stage, the first path segment of the API URL. @default 'prod' */
+  readonly stageName?: string;
+  /** Steady-state requests per second across the stage. @default 1000 */
+  readonly throttlingRateLimit?: number;
+  /** Requests admitted in a burst above the rate. @default 2000 */
+  readonly throttlingBurstLimit?: number;
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * Create the account-wide role API Gateway needs to write logs, and register it in the
+   * account's API Gateway settings. Set false where the account already has one.
+   * @default true
+   */
+  readonly cloudWatchRole?: boolean;
+}
+
+export class Serving extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly serveHandler: NodejsFunction;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServingProps) {
+    super(scope, id);
+    const { ingestion, onlineStore, offlineStore } = props;
+
+    this.serveHandler = new HandlerFunction(this, 'ServeHandler', {
+      entry: props.entry ?? handlerEntry('serve'),
+      description: 'Tessera: serves feature vectors and accepts pushed events',
+      timeout: Duration.seconds(10),
+      environment: {
+        TESSERA_TABLE: onlineStore.table.tableName,
+        TESSERA_BUCKET: offlineStore.bucket.bucketName,
+        TESSERA_STREAMS: ingestion.streamNamesJson(),
+      },
+    }).function;
+    onlineStore.grantReadData(this.serveHandler);
+    ingestion.grantWrite(this.serveHandler);
+
+    // Access logs are the audit trail of who read which features: kept when the stack goes.
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS });
+
+    const cloudWatchRole = props.cloudWatchRole ?? true;
+    this.api = new apigateway.RestApi(this, 'Api', {
+      // API Gateway metrics are keyed by API name: unique per stack, so two stores never share alarms.
+      restApiName: `${Stack.of(this).stackName}-serving`,
+      description: 'Tessera feature store: online features, push, catalog',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole,
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      deployOptions: {
+        stageName: props.stageName ?? 'prod',
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigateway.AccessLogField.contextRequestId(),
+            requestTime: apigateway.AccessLogField.contextRequestTimeEpoch(),
+            httpMethod: apigateway.AccessLogField.contextHttpMethod(),
+            resourcePath: apigateway.AccessLogField.contextResourcePath(),
+            status: apigateway.AccessLogField.contextStatus(),
+            protocol: apigateway.AccessLogField.contextProtocol(),
+            responseLength: apigateway.AccessLogField.contextResponseLength(),
+            responseLatency: apigateway.AccessLogField.contextResponseLatency(),
+            integrationLatency: apigateway.AccessLogField.contextIntegrationLatency(),
+            sourceIp: apigateway.AccessLogField.contextIdentitySourceIp(),
+            caller: apigateway.AccessLogField.contextIdentityCaller(),
+            userArn: apigateway.AccessLogField.contextIdentityUserArn(),
+            error: apigateway.AccessLogField.contextErrorMessage(),
+          }),
+        ),
+        throttlingRateLimit: props.throttlingRateLimit ?? 1000,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 2000,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        // Errors only, and never request bodies: entity keys and features may be personal data.
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+      },
+    });
+
+    // The stack outputs the URL as ApiUrl; RestApi's own generated output would duplicate it.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    // The handler validates bodies against the definitions' own schemas (one source of
+    // truth); the gateway validator rejects requests missing declared parameters early.
+    const requestValidator = this.api.addRequestValidator('RequestValidator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const integration = new apigateway.LambdaIntegration(this.serveHandler, {
+      // One permission for the whole API instead of two per route.
+      scopePermissionToMethod: false,
+    });
+    for (const route of ROUTES) {
+      this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+        authorizationType: apigateway.AuthorizationType.IAM,
+        requestValidator,
+      });
+    }
+
+    Validations.of(this.api).acknowledge(
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'Callers are IAM principals (SageMaker roles, services) signing with SigV4; every method uses AWS_IAM authorization.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'IAM-authorized API for service callers: unsigned requests are rejected before they cost anything; stage throttling bounds the rest. Associate a WAF web ACL where the account policy requires one.',
+      },
+    );
+    if (cloudWatchRole) {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level API Gateway logging role uses the AWS managed policy AWS documents for it; it only writes CloudWatch Logs.',
+      });
+    }
+  }
+
+  /** The base URL of the stage, e.g. `https://<id>.execute-api.<region>.amazonaws.com/prod/`. */
+  get url(): string {
+    return this.api.url;
+  }
+
+  /** Lets `grantee` call every route of the API (and nothing else) with SigV4. */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: ROUTES.map((route) => this.api.arnForExecuteApi(route.method, route.path, this.api.deploymentStage.stageName)),
+    });
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Local mode's composition root: the whole store in one process, built from the deployed
+ * code. Emulators (or any other target's endpoints) stand in for AWS; the runtime comes from
+ * the same `readConfig` the Lambdas call, given an environment object that differs from a
+ * Lambda's only in its endpoints; the event source mapping feeds the real stream handler and
+ * the HTTP adapter the real serve handler.
+ */
+import * as definitions from '../features/index.js';
+import { type AwsAccess, type AwsClients, createClients, type EndpointOverrides } from '../lambdas/adapters/aws.js';
+import { Registry } from '../lambdas/core/registry.js';
+import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/runtime.js';
+import { createServeHandler } from '../lambdas/handlers/serve.js';
+import { createStreamHandler } from '../lambdas/handlers/stream.js';
+import { startEmulators } from './emulators.js';
+import { EventSourceMapping, type EventSourceMappingOptions } from './event-source-mapping.js';
+import { type HttpAdapter, type HttpAdapterOptions, startHttpAdapter } from './http.js';
+import { ensureResources, localResourceNames, type ResourceNames } from './resources.js';
+
+export interface LocalStoreOptions {
+  /** Port of the HTTP API on 127.0.0.1; 0 picks a free one. @default 4000 */
+  readonly port?: number;
+  /** The runtime's clock (ingest time, expiry at serving). @default Date.now */
+  readonly now?: () => number;
+  /**
+   * Endpoints to use instead of starting the embedded emulators (another conformance target).
+   * A target passed in is not stopped by `stop()`.
+   * @default the embedded emulators, started and stopped by the store
+   */
+  readonly target?: AwsAccess;
+  /** @default table `tessera-online`, bucket `tessera-offline`, each stream source's `streamName` */
+  readonly names?: ResourceNames;
+  /** Start polling the streams in the background; without it, call `poller.drain()`. @default true */
+  readonly poll?: boolean;
+  /** Settings of the event source mapping. @default those the stack deploys */
+  readonly mapping?: Partial<Omit<EventSourceMappingOptions, 'kinesis' | 's3' | 'bucket' | 'region' | 'streams' | 'handler'>>;
+  /** The caller identity the HTTP adapter reports to the serve handler for every request. */
+  readonly identity?: HttpAdapterOptions['identity'];
+  /**
+   * Access key id → principal ARN: the HTTP adapter reports the signer of a SigV4-signed
+   * request as API Gateway's IAM auth would, without verifying the signature (see local/http.ts).
+   * @default {} — every request is anonymous
+   */
+  readonly principals?: HttpAdapterOptions['principals'];
+  /** The definitions to run with, for tests and benchmarks. @default the registry of features/index.ts */
+  readonly registry?: Registry;
+  /** POWERTOOLS_LOG_LEVEL of the handlers. @default 'WARN' */
+  readonly logLevel?: string;
+}
+
+export interface LocalStore {
+  /** Base URL of the HTTP API, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly endpoints: EndpointOverrides;
+  /** The runtime both handlers run on (its clients are the ones the handlers use). */
+  readonly runtime: Runtime;
+  readonly poller: EventSourceMapping;
+  /** Where the embedded S3 keeps its objects, when the store started the emulators. */
+  readonly s3Directory?: string;
+  stop(): Promise<void>;
+}
+
+/** The environment a deployed handler would see, pointed at `access` instead of AWS. */
+export function handlerEnvironment(access: AwsAccess, names: ResourceNames, logLevel: string): Record<string, string> {
+  const env: Record<string, string> = {
+    TESSERA_TABLE: names.table,
+    TESSERA_BUCKET: names.bucket,
+    TESSERA_STREAMS: JSON.stringify(names.streams),
+    AWS_REGION: access.region,
+    POWERTOOLS_LOG_LEVEL: logLevel,
+  };
+  if (access.credentials) {
+    env.AWS_ACCESS_KEY_ID = access.credentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = access.credentials.secretAccessKey;
+    if (access.credentials.sessionToken) env.AWS_SESSION_TOKEN = access.credentials.sessionToken;
+  }
+  for (const [service, url] of Object.entries(access.endpoints)) {
+    if (url) env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = url;
+  }
+  return env;
+}
+
+export async function startLocalStore(options: LocalStoreOptions = {}): Promise<LocalStore> {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  try {
+    let access: AwsAccess;
+    let s3Directory: string | undefined;
+    if (options.target) {
+      access = options.target;
+    } else {
+      const emulators = await startEmulators();
+      cleanup.push(() => emulators.stop());
+      access = emulators;
+      s3Directory = emulators.s3Directory;
+    }
+
+    const registry = options.registry ?? Registry.fromModule(definitions);
+    const names = options.names ?? localResourceNames(registry);
+    const config = readConfig(handlerEnvironment(access, names, options.logLevel ?? 'WARN'));
+    const runtime = createRuntime(config, { registry, ...(options.now ? { now: options.now } : {}) });
+    cleanup.push(() => destroyClients(runtime.clients));
+    await ensureResources(runtime.clients, names, { region: config.access.region });
+
+    // The mapping is Lambda's service, not the function: it has clients of its own.
+    const mappingClients = createClients(config.access);
+    cleanup.push(() => destroyClients(mappingClients));
+    const poller = new EventSourceMapping({
+      logger: {
+        info: (message, extra) => runtime.logger.info(message, extra ?? {}),
+        warn: (message, extra) => runtime.logger.warn(message, extra ?? {}),
+        error: (message, extra) => runtime.logger.error(message, extra ?? {}),
+      },
+      ...options.mapping,
+      kinesis: mappingClients.kinesis,
+      s3: mappingClients.s3,
+      bucket: config.bucket,
+      region: config.access.region,
+      streams: [...new Set(Object.values(config.streams))],
+      handler: createStreamHandler(runtime),
+    });
+    cleanup.push(() => poller.stop());
+
+    const http: HttpAdapter = await startHttpAdapter(createServeHandler(runtime), {
+      port: options.port ?? 4000,
+      ...(options.identity ? { identity: options.identity } : {}),
+      ...(options.principals ? { principals: options.principals } : {}),
+    });
+    cleanup.push(() => http.close());
+
+    if (options.poll ?? true) poller.start();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: http.url,
+      endpoints: access.endpoints,
+      runtime,
+      poller,
+      ...(s3Directory ? { s3Directory } : {}),
+      stop: () => {
+        stopping ??= undo();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+function destroyClients(clients: AwsClients): void {
+  for (const client of Object.values(clients)) client.destroy();
+}

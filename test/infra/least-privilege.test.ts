@@ -1,0 +1,138 @@
+/**
+ * Least privilege, read from the synthesized IAM: every Allow statement of every policy in
+ * the stack is walked, so a grant added later is held to the same rules without a new test.
+ */
+import type { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DEAD_LETTER_PREFIX } from '../../lambdas/adapters/dead-letters.js';
+import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
+import { PREFIX } from '../../lib/constructs/offline-store.js';
+import { logicalId, type Synthesized, synthesize } from './fixture.js';
+
+type Statement = { Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown };
+/** Resources by logical id, as the assertions library types template JSON. */
+type Resources = ReturnType<Template['findResources']>;
+
+let synth: Synthesized;
+let resources: Resources;
+
+beforeAll(() => {
+  // Grants depend on neither the bundles nor template validation; the stack test file runs both.
+  synth = synthesize({ bundle: false, cloudFormationValidation: false });
+  resources = synth.template.toJSON().Resources;
+});
+afterAll(() => synth?.cleanup());
+
+/** Allow statements of identity policies (standalone, managed and inline), with the policy's logical id. */
+function allowStatements(template: Resources): { policy: string; statement: Statement }[] {
+  const found: { policy: string; statement: Statement }[] = [];
+  const add = (policy: string, document: { Statement: Statement[] } | undefined) => {
+    for (const statement of document?.Statement ?? []) if (statement.Effect === 'Allow') found.push({ policy, statement });
+  };
+  for (const [id, resource] of Object.entries(template)) {
+    if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') add(id, resource.Properties.PolicyDocument);
+    if (resource.Type === 'AWS::IAM::Role') for (const inline of resource.Properties.Policies ?? []) add(id, inline.PolicyDocument);
+  }
+  return found;
+}
+
+const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+
+/** Actions on the data services that name a wildcard (`*`, `s3:*`, `dynamodb:Get*`, ...). */
+function wildcardDataActions(statements: readonly Statement[]): string[] {
+  return statements.flatMap(actionsOf).filter((action) => action === '*' || (/^(dynamodb|s3|kinesis|sqs|glue|athena):/.test(action) && action.includes('*')));
+}
+
+/** The Allow statements attached to the role whose logical id starts with `rolePrefix`. */
+function statementsOfRole(rolePrefix: string): Statement[] {
+  const role = logicalId(synth.template, 'AWS::IAM::Role', rolePrefix);
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap((r) => (r.Properties.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow'));
+}
+
+describe('least privilege', () => {
+  test('the wildcard check recognises what it must reject', () => {
+    const statements: Statement[] = [
+      { Effect: 'Allow', Action: ['s3:GetObject*', 'kinesis:PutRecords'] },
+      { Effect: 'Allow', Action: 'dynamodb:*' },
+      { Effect: 'Allow', Action: '*' },
+      { Effect: 'Allow', Action: 'logs:Create*' },
+    ];
+    expect(wildcardDataActions(statements)).toEqual(['s3:GetObject*', 'dynamodb:*', '*']);
+  });
+
+  test('no IAM policy in the stack grants a wildcard action on DynamoDB, S3, Kinesis, SQS, Glue or Athena', () => {
+    const statements = allowStatements(resources);
+    expect(statements.length).toBeGreaterThan(0);
+    const offending = statements.filter(({ statement }) => wildcardDataActions([statement]).length > 0);
+    expect(offending).toEqual([]);
+  });
+
+  test('the prefixes the stack grants are the ones the handlers write to', () => {
+    expect(PREFIX.offline).toBe(OFFLINE_PREFIX);
+    expect(PREFIX.deadLetter).toBe(DEAD_LETTER_PREFIX);
+  });
+
+  test('the stream handler writes S3 objects only under offline/, dead-letter/ and aws/lambda/, and reads or deletes none', () => {
+    const s3 = statementsOfRole('ProcessingStreamHandler').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    const bucket = logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreBucket');
+    const put = s3.filter((s) => actionsOf(s).includes('s3:PutObject')).flatMap((s) => [s.Resource].flat());
+    expect(put.map((r) => JSON.stringify(r)).sort()).toEqual(
+      ['aws/lambda/*', 'dead-letter/*', 'offline/*'].map((prefix) => JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${prefix}`]] })),
+    );
+    // Lambda's S3 on-failure destination needs ListBucket besides PutObject (Lambda developer guide).
+    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:ListBucket', 's3:PutObject']);
+  });
+
+  test("the batch handler reads S3 objects only under its sources' prefixes, lists only those, and writes only under offline/ and dead-letter/", () => {
+    const s3 = statementsOfRole('BatchProcessingHandler').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    const bucket = logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreBucket');
+    const own = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${prefix}`]] });
+    const other = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${rest}`]] });
+    const resourcesOf = (action: string) =>
+      s3
+        .filter((s) => actionsOf(s).includes(action))
+        .flatMap((s) => [s.Resource].flat())
+        .map((r) => JSON.stringify(r))
+        .sort();
+    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:ListBucket', 's3:PutObject']);
+    expect(resourcesOf('s3:PutObject')).toEqual([own('dead-letter/*'), own('offline/*')].map((r) => JSON.stringify(r)).sort());
+    // Stream sources' raw archives and the batch sources' locations, in the store's bucket or their own.
+    expect(resourcesOf('s3:GetObject')).toEqual(
+      [own('raw/clicks/*'), own('raw/card_payments/*'), own('imports/manual/*'), other('acme-exports/payments/*')].map((r) => JSON.stringify(r)).sort(),
+    );
+    const lists = s3.filter((s) => actionsOf(s).includes('s3:ListBucket')) as (Statement & { Condition?: unknown })[];
+    expect(lists.map((s) => ({ resource: s.Resource, condition: s.Condition }))).toEqual(
+      expect.arrayContaining([
+        {
+          resource: { 'Fn::GetAtt': [bucket, 'Arn'] },
+          condition: { StringLike: { 's3:prefix': ['raw/clicks/*', 'raw/card_payments/*', 'imports/manual/*'] } },
+        },
+        { resource: other('acme-exports'), condition: { StringLike: { 's3:prefix': ['payments/*'] } } },
+      ]),
+    );
+  });
+
+  test('the batch handler may send to and consume the backfill queue, and no other queue', () => {
+    const sqs = statementsOfRole('BatchProcessingHandler').filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+    const queue = logicalId(synth.template, 'AWS::SQS::Queue', 'BatchProcessingBackfillQueue');
+    expect(sqs.flatMap((s) => [s.Resource].flat())).toEqual([{ 'Fn::GetAtt': [queue, 'Arn'] }]);
+    expect(sqs.flatMap(actionsOf)).toEqual(expect.arrayContaining(['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(sqs.flatMap(actionsOf).filter((a) => /Purge|Delete(Queue)?$|SetQueueAttributes/.test(a) && a !== 'sqs:DeleteMessage')).toEqual([]);
+  });
+
+  test('the serve handler cannot change the online table or touch the offline bucket', () => {
+    const actions = statementsOfRole('ServingServeHandler').flatMap(actionsOf);
+    expect(actions).toContain('dynamodb:BatchGetItem');
+    expect(actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+
+  test('the only managed policies are the Lambda basic execution role and the API Gateway logging role', () => {
+    const managed = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Role')
+      .flatMap((r) => (r.Properties.ManagedPolicyArns ?? []).map((arn: unknown) => JSON.stringify(arn).match(/policy\/([\w/-]+)/)?.[1]));
+    expect([...new Set(managed)].sort()).toEqual(['service-role/AWSLambdaBasicExecutionRole', 'service-role/AmazonAPIGatewayPushToCloudWatchLogs']);
+  });
+});
