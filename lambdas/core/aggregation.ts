@@ -22,8 +22,29 @@ export type Tiles = Record<string, Record<string, unknown>>;
 export interface AggregationState {
   /** Tile size (ms) → tiles of that size. */
   readonly tiles: Record<string, Tiles>;
-  /** Event ids already counted → their event time, kept while their tile is kept. */
-  readonly seen: Record<string, number>;
+  /**
+   * The events already counted, as 48-bit hashes of their ids (`eventIdHash`), by the UTC day
+   * of their event time; a day is kept while any tile of it is. About 8 bytes an event.
+   */
+  readonly seen: Record<string, number[]>;
+}
+
+const DAY_MS = 86_400_000;
+const dayOf = (ts: number) => Math.floor(ts / DAY_MS) * DAY_MS;
+
+/**
+ * A 48-bit hash of an event id (two 32-bit FNV-1a hashes with different seeds): ids of one
+ * entity's window collide with probability ≈ n² / 2⁴⁹ (1e-7 at n = 10 000 events).
+ */
+export function eventIdHash(eventId: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < eventId.length; i++) {
+    const c = eventId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (a >>> 0) * 0x10000 + ((b >>> 0) >>> 16);
 }
 
 export const EMPTY_STATE: AggregationState = { tiles: {}, seen: {} };
@@ -187,11 +208,21 @@ export function applyToTiles(view: FeatureView, state: AggregationState, rows: r
     if (keep === undefined) continue;
     tiles[size] = Object.fromEntries(Object.entries(byStart).filter(([start]) => Number(start) >= keep));
   }
-  const seen: Record<string, number> = Object.fromEntries(Object.entries(state.seen).filter(([, ts]) => ts >= oldestNeeded));
+  const seen: Record<string, number[]> = Object.fromEntries(Object.entries(state.seen).filter(([day]) => Number(day) + DAY_MS > oldestNeeded));
   let changed = Object.keys(seen).length !== Object.keys(state.seen).length;
+  const lookups = new Map<string, Set<number>>();
   for (const row of rows) {
-    if (row.eventTs < oldestNeeded || seen[row.eventId] !== undefined) continue;
-    seen[row.eventId] = row.eventTs;
+    if (row.eventTs < oldestNeeded) continue;
+    const day = String(dayOf(row.eventTs));
+    const hash = eventIdHash(row.eventId);
+    let known = lookups.get(day);
+    if (!known) {
+      known = new Set(seen[day] ?? []);
+      lookups.set(day, known);
+    }
+    if (known.has(hash)) continue;
+    known.add(hash);
+    seen[day] = [...(seen[day] ?? []), hash];
     changed = true;
     for (const w of windows) {
       const start = tileStart(row.eventTs, w.tileMs);
