@@ -15,6 +15,7 @@ import type {
   StreamSource,
 } from './definitions.js';
 import { parseDuration } from './duration.js';
+import { scheduledRun } from './schedule.js';
 import { DefinitionError, NotFoundError } from './errors.js';
 import { aggregationType, FEATURE_TYPES, valueMatches } from './values.js';
 import { windowProblem } from './windows.js';
@@ -70,6 +71,8 @@ export class Registry {
 
   constructor(definitions: Iterable<Definition>) {
     for (const definition of definitions) this.add(definition);
+    // A batch source's schedule must be one EventBridge and local mode can run.
+    for (const source of this.sources.values()) if (source.kind === 'batch') scheduledRun(source);
     for (const view of this.views.values()) this.checkView(view);
     for (const odfv of this.onDemand.values()) this.checkOnDemand(odfv);
     for (const service of this.services.values()) this.plans.set(service.name, this.checkService(service));

@@ -117,6 +117,10 @@ export function createBatchHandler(runtime: Runtime, deps: BatchDependencies) {
       } catch (error) {
         logger.error('chunk failed', { chunk, error: error as Error });
         failures.push({ itemIdentifier: record.messageId });
+        // On its last delivery the chunk goes to the dead-letter queue: count it, so the job ends.
+        if (Number(record.attributes?.ApproximateReceiveCount ?? 1) >= runtime.config.backfillMaxReceives) {
+          await deps.jobs.record(chunk.jobId, { failed: 1 });
+        }
       }
     }
     return { batchItemFailures: failures };

@@ -105,6 +105,7 @@ export class BatchProcessing extends Construct {
         TESSERA_BUCKET: offlineStore.bucket.bucketName,
         TESSERA_STREAMS: ingestion.streamNamesJson(),
         TESSERA_BACKFILL_QUEUE: this.queue.queueUrl,
+        TESSERA_BACKFILL_MAX_RECEIVES: String(props.maxReceiveCount ?? 3),
       },
     }).function;
 

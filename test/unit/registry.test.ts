@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
+import { batchSource, type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
 import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import * as demo from '../../features/index.js';
@@ -79,6 +79,11 @@ describe('the registry validates a definitions repo', () => {
   it('rejects an on-demand feature reading an unknown input', () => {
     const odfv = onDemandFeature({ name: 'o', request: z.object({}), inputs: ['last_page:nope'], features: { x: 'int' }, compute: () => ({ x: 1 }), ...meta });
     expect(() => build(user, clicks, lastPage, odfv)).toThrow(/on-demand feature "o": unknown input "last_page:nope"/);
+  });
+
+  it('rejects a batch source whose schedule EventBridge could not run', () => {
+    const nightly = batchSource({ name: 'nightly', schema: clicks.schema, eventTimeField: 'ts', eventIdField: 'id', location: 'batch/nightly/', format: 'csv', schedule: 'every night' });
+    expect(() => build(nightly)).toThrow(/batch source "nightly": schedule "every night" is neither rate/);
   });
 
   it('answers unknown features and services with NotFoundError', () => {
