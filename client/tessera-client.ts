@@ -90,7 +90,12 @@ export class TesseraClient {
     }
     if (!response.ok) {
       const error = (json as { error?: { code?: string; message?: string; details?: unknown }; message?: string } | undefined) ?? {};
-      throw new TesseraApiError(response.status, error.error?.code ?? 'HttpError', error.error?.message ?? error.message ?? response.statusText, error.error?.details);
+      throw new TesseraApiError(
+        response.status,
+        error.error?.code ?? 'HttpError',
+        error.error?.message ?? error.message ?? response.statusText,
+        error.error?.details,
+      );
     }
     return json as T;
   }

@@ -48,25 +48,38 @@ function httpHandler(): NodeHttpHandler {
   });
 }
 
-export function createClients(access: AwsAccess): AwsClients {
-  const base = (endpoint: string | undefined) => ({
+/** What every client shares: region, credentials, the endpoint override, keep-alive HTTP/1.1. */
+function settings(access: AwsAccess, endpoint: string | undefined) {
+  return {
     region: access.region,
     ...(access.credentials ? { credentials: access.credentials } : {}),
     ...(endpoint ? { endpoint } : {}),
     requestHandler: httpHandler(),
-  });
+  };
+}
+
+/*
+ * One constructor per client, so a handler that needs two services (serve: DynamoDB and
+ * Kinesis) builds, and bundles, only those two.
+ */
+export const createDynamoDbClient = (access: AwsAccess): DynamoDBClient =>
+  new DynamoDBClient({ ...settings(access, access.endpoints.dynamodb), maxAttempts: 3 });
+
+export const createKinesisClient = (access: AwsAccess): KinesisClient => new KinesisClient(settings(access, access.endpoints.kinesis));
+
+export function createClients(access: AwsAccess): AwsClients {
   return {
-    dynamodb: new DynamoDBClient({ ...base(access.endpoints.dynamodb), maxAttempts: 3 }),
-    kinesis: new KinesisClient(base(access.endpoints.kinesis)),
+    dynamodb: createDynamoDbClient(access),
+    kinesis: createKinesisClient(access),
     s3: new S3Client({
-      ...base(access.endpoints.s3),
+      ...settings(access, access.endpoints.s3),
       // A custom endpoint (s3rver, LocalStack) has no virtual-host DNS; AWS accepts both.
       forcePathStyle: access.endpoints.s3 !== undefined,
       // Streamed uploads with checksum framing are stored corrupt by s3rver; AWS needs none.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     }),
-    sqs: new SQSClient(base(access.endpoints.sqs)),
-    athena: new AthenaClient(base(access.endpoints.athena)),
+    sqs: new SQSClient(settings(access, access.endpoints.sqs)),
+    athena: new AthenaClient(settings(access, access.endpoints.athena)),
   };
 }

@@ -4,13 +4,7 @@
  * are read-modify-write of whole items, conditional on the version read, so concurrent
  * writers and retried batches never lose or double-apply an update.
  */
-import {
-  type AttributeValue,
-  BatchGetItemCommand,
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchGetItemCommand, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { FeatureView } from '../core/definitions.js';
 import type { ViewRow } from '../core/ingest.js';
@@ -32,6 +26,7 @@ export class ReadDeadlineExceeded extends Error {
 
 const BATCH_GET_LIMIT = 100;
 const WRITE_ATTEMPTS = 5;
+const WRITE_READ_DEADLINE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,8 +63,12 @@ export interface DynamoOnlineStoreOptions {
   readonly readDeadlineMs?: number;
 }
 
+type Projection = { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+
 export class DynamoOnlineStore implements OnlineStore {
   private readonly readDeadlineMs: number;
+  /** Projections by the feature list they were built for: serving asks with the same list per service. */
+  private readonly projections = new WeakMap<readonly string[], { plain?: Projection; withTiles?: Projection }>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -80,11 +79,14 @@ export class DynamoOnlineStore implements OnlineStore {
   }
 
   async read(pks: readonly string[], features?: readonly string[], withTiles = false): Promise<Map<string, OnlineItem>> {
-    const projection = this.projection(features, withTiles);
+    return this.readWithin(pks, this.cachedProjection(features, withTiles), this.readDeadlineMs);
+  }
+
+  private async readWithin(pks: readonly string[], projection: Projection, deadlineMs: number): Promise<Map<string, OnlineItem>> {
     const chunks: string[][] = [];
     for (let i = 0; i < pks.length; i += BATCH_GET_LIMIT) chunks.push(pks.slice(i, i + BATCH_GET_LIMIT));
     const found = new Map<string, OnlineItem>();
-    const deadline = Date.now() + this.readDeadlineMs;
+    const deadline = Date.now() + deadlineMs;
     await Promise.all(
       chunks.map(async (chunk) => {
         let keys: Record<string, AttributeValue>[] = chunk.map((pk) => ({ pk: { S: pk } }));
@@ -94,9 +96,7 @@ export class DynamoOnlineStore implements OnlineStore {
             if (Date.now() + wait > deadline) throw new ReadDeadlineExceeded(`${keys.length} keys still unprocessed after ${attempt} attempts`);
             await sleep(wait);
           }
-          const response = await this.client.send(
-            new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ...projection } } }),
-          );
+          const response = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ...projection } } }));
           for (const attributes of response.Responses?.[this.tableName] ?? []) {
             const item = fromAttributes(attributes);
             found.set(item.pk, item);
@@ -108,8 +108,17 @@ export class DynamoOnlineStore implements OnlineStore {
     return found;
   }
 
+  private cachedProjection(features: readonly string[] | undefined, withTiles: boolean): Projection {
+    if (!features) return {};
+    const cached = this.projections.get(features) ?? {};
+    this.projections.set(features, cached);
+    const key = withTiles ? 'withTiles' : 'plain';
+    cached[key] ??= this.projection(features, withTiles);
+    return cached[key];
+  }
+
   /** Reads only what serving needs: the requested values, and the tiles when asked (not the dedupe set). */
-  private projection(features?: readonly string[], withTiles = false) {
+  private projection(features?: readonly string[], withTiles = false): Projection {
     if (!features) return {};
     const names: Record<string, string> = { '#pk': 'pk', '#v': 'v', '#ets': 'ets', '#its': 'its', '#eid': 'eid', '#f': 'f' };
     const paths = ['#pk', '#v', '#ets', '#its', '#eid'];
@@ -126,7 +135,8 @@ export class DynamoOnlineStore implements OnlineStore {
 
   async apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number): Promise<string[]> {
     const pks = [...rowsByPk.keys()];
-    let current = await this.read(pks);
+    // Writers are not on a request's clock: they wait out unprocessed keys far longer than serving does.
+    let current = await this.readWithin(pks, {}, WRITE_READ_DEADLINE_MS);
     let pending = pks;
     const failed: string[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -142,7 +152,11 @@ export class DynamoOnlineStore implements OnlineStore {
                 TableName: this.tableName,
                 Item: toAttributes(after),
                 ...(before
-                  ? { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':v': { N: String(before.version) } } }
+                  ? {
+                      ConditionExpression: '#v = :v',
+                      ExpressionAttributeNames: { '#v': 'v' },
+                      ExpressionAttributeValues: { ':v': { N: String(before.version) } },
+                    }
                   : { ConditionExpression: 'attribute_not_exists(pk)' }),
               }),
             );
@@ -153,7 +167,11 @@ export class DynamoOnlineStore implements OnlineStore {
         }),
       );
       pending = conflicts;
-      if (pending.length > 0) current = await this.read(pending);
+      if (pending.length > 0) {
+        // Another writer (a concurrent shard) won the race: back off with jitter before re-reading.
+        await sleep((5 + Math.random() * 20) * 2 ** attempt);
+        current = await this.readWithin(pending, {}, WRITE_READ_DEADLINE_MS);
+      }
     }
     return failed;
   }

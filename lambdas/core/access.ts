@@ -26,27 +26,63 @@ export function roleOf(arn: string): string | null {
 }
 
 export function mayRead(service: FeatureService, caller: Caller): boolean {
-  if (service.allowedPrincipals.length === 0) return true;
+  return allowedBy(allowedRolesOf(service), caller);
+}
+
+/** Roles allowed to read a service, as `account:role-name`; null when any caller may. */
+function allowedRolesOf(service: FeatureService): ReadonlySet<string> | null {
+  if (service.allowedPrincipals.length === 0) return null;
+  return new Set(service.allowedPrincipals.map(roleOf).filter((role): role is string => role !== null));
+}
+
+function allowedBy(roles: ReadonlySet<string> | null, caller: Caller): boolean {
+  if (roles === null) return true;
   const role = caller.arn ? roleOf(caller.arn) : null;
-  return role !== null && service.allowedPrincipals.some((allowed) => roleOf(allowed) === role);
+  return role !== null && roles.has(role);
+}
+
+/** What authorizing a request needs, derived once per registry: requests cost O(their features), never O(registry). */
+interface AccessIndex {
+  readonly rolesByService: ReadonlyMap<string, ReadonlySet<string> | null>;
+  /** Services that serve each feature, by `view:feature`. */
+  readonly servicesByFeature: ReadonlyMap<string, readonly string[]>;
+}
+
+const indexes = new WeakMap<Registry, AccessIndex>();
+
+function indexOf(registry: Registry): AccessIndex {
+  let index = indexes.get(registry);
+  if (!index) {
+    const rolesByService = new Map<string, ReadonlySet<string> | null>();
+    const servicesByFeature = new Map<string, string[]>();
+    for (const service of registry.services.values()) {
+      rolesByService.set(service.name, allowedRolesOf(service));
+      for (const { ref } of registry.servicePlan(service.name).features) servicesByFeature.set(ref, [...(servicesByFeature.get(ref) ?? []), service.name]);
+    }
+    index = { rolesByService, servicesByFeature };
+    indexes.set(registry, index);
+  }
+  return index;
 }
 
 /** Throws AccessDeniedError, with the reason, unless the caller may read this request's features. */
 export function authorize(registry: Registry, caller: Caller, request: { service: string | null; plan: ReadPlan }): void {
+  const { rolesByService, servicesByFeature } = indexOf(registry);
+  const who = caller.arn ?? 'an anonymous caller';
   if (request.service) {
     const service = registry.service(request.service);
-    if (!mayRead(service, caller)) {
-      throw new AccessDeniedError(`${caller.arn ?? 'an anonymous caller'} may not read feature service "${service.name}"`, { service: service.name });
+    if (!allowedBy(rolesByService.get(service.name) ?? null, caller)) {
+      throw new AccessDeniedError(`${who} may not read feature service "${service.name}"`, { service: service.name });
     }
     return;
   }
-  const readable = [...registry.services.values()].filter((s) => mayRead(s, caller));
   for (const feature of request.plan.features) {
     if (feature.pii) {
       throw new AccessDeniedError(`"${feature.ref}" is tagged pii: request it through a feature service that lists it`, { feature: feature.ref });
     }
-    if (!readable.some((s) => registry.servicePlan(s.name).features.some((f) => f.ref === feature.ref))) {
-      throw new AccessDeniedError(`${caller.arn ?? 'an anonymous caller'} may not read "${feature.ref}" through any feature service`, { feature: feature.ref });
+    const services = servicesByFeature.get(feature.ref) ?? [];
+    if (!services.some((name) => allowedBy(rolesByService.get(name) ?? null, caller))) {
+      throw new AccessDeniedError(`${who} may not read "${feature.ref}" through any feature service`, { feature: feature.ref });
     }
   }
 }

@@ -4,7 +4,7 @@
  * (join keys first) out, with Feast's status names. Translated to and from the native
  * request, so both shapes share every rule.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from './errors.js';
 import type { FeatureStatus } from './online.js';
 import type { FeaturesRequest, FeaturesResponse } from './serving.js';
@@ -40,7 +40,11 @@ export function fromFeastRequest(body: unknown): { request: FeaturesRequest; ful
   if (lengths.size !== 1) throw new ValidationError('every entities and request_context column must have the same length');
   const count = [...lengths][0] as number;
   const entities = Array.from({ length: count }, (_, i) => Object.fromEntries(Object.entries(columns).map(([k, values]) => [k, values[i] ?? null])));
-  const request: FeaturesRequest = { ...(feast.feature_service ? { service: feast.feature_service } : {}), ...(feast.features ? { features: feast.features } : {}), entities };
+  const request: FeaturesRequest = {
+    ...(feast.feature_service ? { service: feast.feature_service } : {}),
+    ...(feast.features ? { features: feast.features } : {}),
+    entities,
+  };
   return { request, fullNames: feast.full_feature_names ?? false };
 }
 

@@ -1,22 +1,21 @@
 /**
  * The OpenAPI 3.1 document of the serving API, generated from the zod schemas the handler
  * validates with, so the document cannot drift from the code. Served at GET /v1/openapi.json.
+ * The integration suite validates every response it receives against this document.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FeastRequest, FeastResponse } from './feast.js';
-import { ErrorBody, FeaturesRequest, FeaturesResponse, PushRequest, PushResponse } from './serving.js';
+import { ErrorBody, FeaturesRequest, FeaturesResponse, Health, MAX_BODY_BYTES, MAX_ENTITIES, MAX_PUSH_EVENTS, PushRequest, PushResponse } from './serving.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? 'Error', ...json('Error') }]));
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? 'Error', ...json('Error') }]));
 const ERROR_TEXT: Record<number, string> = {
   400: 'The request is malformed or does not match the schema',
   403: 'The caller may not read these features',
   404: 'Unknown feature service, feature, source or route',
-  405: 'Method not allowed on this route',
-  413: 'Too many entity rows or events, or the body is too large',
+  413: `More than ${MAX_ENTITIES} entity rows or ${MAX_PUSH_EVENTS} events, or a body over ${MAX_BODY_BYTES / 1024} KiB`,
   500: 'Internal error',
   503: 'The store did not answer in time',
 };
@@ -27,7 +26,9 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     info: {
       title: 'Tessera serving API',
       version: '1',
-      description: 'Online features for inference. Every call is signed with SigV4 (service execute-api); callers are allowed per feature service.',
+      description:
+        'Online features for inference. Every call is signed with SigV4 (service execute-api); callers are allowed per feature service. ' +
+        'Every error answers with the Error schema; a method a path does not list answers 405, an unknown path 404.',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     security: [{ sigv4: [] }],
@@ -36,7 +37,10 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         post: {
           summary: 'Feature vectors for entity rows, by feature service or feature list',
           requestBody: { required: true, ...json('FeaturesRequest') },
-          responses: { '200': { description: 'Values, status and event time per feature', ...json('FeaturesResponse') }, ...errors(400, 403, 404, 413, 500, 503) },
+          responses: {
+            '200': { description: 'Values, status and event time per feature', ...json('FeaturesResponse') },
+            ...errors(400, 403, 404, 413, 500, 503),
+          },
         },
       },
       '/get-online-features': {
@@ -54,7 +58,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         },
       },
       '/v1/catalog': { get: { summary: 'The published catalog with lineage', responses: { '200': { description: 'The catalog' }, ...errors(500) } } },
-      '/v1/health': { get: { summary: 'Liveness', responses: { '200': { description: 'OK' } } } },
+      '/v1/health': { get: { summary: 'Liveness', responses: { '200': { description: 'OK', ...json('Health') } } } },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },
     components: {
@@ -66,6 +70,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         FeastResponse: schema(FeastResponse),
         PushRequest: schema(PushRequest),
         PushResponse: schema(PushResponse),
+        Health: schema(Health),
         Error: schema(ErrorBody),
       },
     },

@@ -3,13 +3,15 @@
  * items to read) and the response assembled from the items read. The serve handler is glue
  * around these two functions; the OpenAPI document is generated from the same schemas.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { entityIdOf, itemKey } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { type FeatureValue, type OnlineItem, readFeatures } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
 
 export const MAX_ENTITIES = 100;
+/** The largest request body the handler parses (API Gateway itself admits up to 10 MB). */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 const keyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -17,10 +19,7 @@ export const FeaturesRequest = z
   .object({
     service: z.string().min(1).optional().describe('A feature service name, e.g. fraud_v1'),
     features: z.array(z.string().min(1)).min(1).max(500).optional().describe('Feature references, view:feature'),
-    entities: z
-      .array(z.record(z.string(), keyValue))
-      .min(1)
-      .describe('Entity rows: join keys, plus request-context fields for on-demand features'),
+    entities: z.array(z.record(z.string(), keyValue)).min(1).describe('Entity rows: join keys, plus request-context fields for on-demand features'),
   })
   .strict()
   .refine((r) => (r.service === undefined) !== (r.features === undefined), { message: 'give either "service" or "features"' });
@@ -54,10 +53,21 @@ export type PushRequest = z.infer<typeof PushRequest>;
 
 export const PushResponse = z.object({ source: z.string(), accepted: z.number().int() });
 
+export const Health = z.object({ status: z.literal('ok') });
+
 /** The body of every 4xx and 5xx response. */
 export const ErrorBody = z.object({
   error: z.object({
-    code: z.enum(['ValidationError', 'NotFoundError', 'AccessDeniedError', 'PayloadTooLargeError', 'MethodNotAllowed', 'DefinitionError', 'InternalError', 'ServiceUnavailable']),
+    code: z.enum([
+      'ValidationError',
+      'NotFoundError',
+      'AccessDeniedError',
+      'PayloadTooLargeError',
+      'MethodNotAllowed',
+      'DefinitionError',
+      'InternalError',
+      'ServiceUnavailable',
+    ]),
     message: z.string(),
     details: z.unknown().optional(),
     requestId: z.string(),
@@ -100,39 +110,79 @@ export function planRequest(registry: Registry, body: unknown): RequestPlan {
   return { service: request.service ?? null, plan, rows, pks: [...pks] };
 }
 
+/** Where each value of a response comes from: [view index, feature index] in `plan.views`, or an on-demand output. */
+type Source = { readonly view: number; readonly feature: number } | { readonly onDemand: number; readonly name: string };
+
+interface Layout {
+  readonly columns: readonly { readonly column: string; readonly source: Source }[];
+  /** Per on-demand feature: its inputs' positions in `plan.views`, by reference. */
+  readonly inputs: readonly (readonly { readonly ref: string; readonly view: number; readonly feature: number }[])[];
+  readonly featureColumns: readonly string[];
+}
+
+const layouts = new WeakMap<ReadPlan, Layout>();
+
+/** A plan's layout, derived once per plan: service plans live as long as the registry. */
+function layoutOf(plan: ReadPlan): Layout {
+  let layout = layouts.get(plan);
+  if (layout) return layout;
+  const positions = new Map<string, { view: number; feature: number }>();
+  for (const [view, { features }] of plan.views.entries()) {
+    for (const [feature, f] of features.entries()) positions.set(f.ref, { view, feature });
+  }
+  const onDemandIndex = new Map(plan.onDemand.map((odfv, i) => [odfv.name, i]));
+  layout = {
+    columns: plan.features.map((f) => ({
+      column: f.column,
+      source:
+        f.kind === 'onDemand'
+          ? { onDemand: onDemandIndex.get(f.view) as number, name: f.feature }
+          : (positions.get(f.ref) as { view: number; feature: number }),
+    })),
+    inputs: plan.onDemand.map((odfv) => odfv.inputs.map((ref) => ({ ref, ...(positions.get(ref) as { view: number; feature: number }) }))),
+    featureColumns: plan.features.map((f) => f.column),
+  };
+  layouts.set(plan, layout);
+  return layout;
+}
+
 /** The response for a planned request from the items read, at time `now`. */
 export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string, OnlineItem>, now: number): FeaturesResponse {
   const { plan } = planned;
+  const layout = layoutOf(plan);
   const results = planned.rows.map(({ entity, pks }, index) => {
-    const found = new Map<string, FeatureValue>();
-    for (const { view, features } of plan.views) {
-      const values = readFeatures(view, items.get(pks.get(view.name) as string), features, now);
-      for (const [i, f] of features.entries()) found.set(f.ref, values[i] as FeatureValue);
-    }
-    for (const odfv of plan.onDemand) {
+    const stored = plan.views.map(({ view, features }) => readFeatures(view, items.get(pks.get(view.name) as string), features, now));
+    const computed = plan.onDemand.map((odfv, i) => {
       const context = odfv.request.safeParse(entity);
       if (!context.success) {
         throw new ValidationError(`entities[${index}]: request context for "${odfv.name}": ${z.prettifyError(context.error).replaceAll('\n', '; ')}`, {
           index,
         });
       }
-      const inputs = Object.fromEntries(odfv.inputs.map((ref) => [ref, found.get(ref)?.status === 'present' ? found.get(ref)?.value : null]));
-      const computed = odfv.compute({ request: context.data, features: inputs });
-      for (const name of Object.keys(odfv.features)) {
-        const value = computed[name] ?? null;
-        found.set(`${odfv.name}:${name}`, { value, status: value === null ? 'missing' : 'present', eventTs: null });
+      const inputs: Record<string, unknown> = {};
+      for (const { ref, view, feature } of layout.inputs[i] as Layout['inputs'][number]) {
+        const input = stored[view]?.[feature];
+        inputs[ref] = input?.status === 'present' ? input.value : null;
       }
-    }
+      return odfv.compute({ request: context.data, features: inputs });
+    });
     const values: Record<string, unknown> = {};
     const status: Record<string, FeatureValue['status']> = {};
     const eventTimestamps: Record<string, number | null> = {};
-    for (const f of plan.features) {
-      const v = found.get(f.ref) as FeatureValue;
-      values[f.column] = v.value;
-      status[f.column] = v.status;
-      eventTimestamps[f.column] = v.eventTs;
+    for (const { column, source } of layout.columns) {
+      if ('view' in source) {
+        const v = stored[source.view]?.[source.feature] as FeatureValue;
+        values[column] = v.value;
+        status[column] = v.status;
+        eventTimestamps[column] = v.eventTs;
+      } else {
+        const value = computed[source.onDemand]?.[source.name] ?? null;
+        values[column] = value;
+        status[column] = value === null ? 'missing' : 'present';
+        eventTimestamps[column] = null;
+      }
     }
     return { entity, values, status, eventTimestamps };
   });
-  return { service: planned.service, features: plan.features.map((f) => f.column), results };
+  return { service: planned.service, features: [...layout.featureColumns], results };
 }

@@ -4,7 +4,8 @@
  * `{"error": {"code", "message", "details"?, "requestId"}}`.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { type ErrorCode, TesseraError, ValidationError } from '../core/errors.js';
+import { type ErrorCode, PayloadTooLargeError, TesseraError, ValidationError } from '../core/errors.js';
+import { MAX_BODY_BYTES } from '../core/serving.js';
 
 const STATUS: Record<ErrorCode | 'MethodNotAllowed' | 'InternalError' | 'ServiceUnavailable', number> = {
   ValidationError: 400,
@@ -19,7 +20,7 @@ const STATUS: Record<ErrorCode | 'MethodNotAllowed' | 'InternalError' | 'Service
 
 export type ErrorBodyCode = keyof typeof STATUS;
 
-export const MAX_BODY_BYTES = 256 * 1024;
+export { MAX_BODY_BYTES };
 
 const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
@@ -41,7 +42,7 @@ export function toErrorResponse(error: unknown, requestId: string): APIGatewayPr
 export function parseBody(event: APIGatewayProxyEvent): unknown {
   if (!event.body) throw new ValidationError('the request needs a JSON body');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new TesseraError('PayloadTooLargeError', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`bodies are limited to ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
   try {
     return JSON.parse(text);
   } catch (error) {

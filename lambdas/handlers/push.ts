@@ -4,15 +4,17 @@
  * answers 400 naming each invalid event, so nothing unvalidated reaches the stores.
  */
 import type { z } from 'zod';
-import type { PushRequest, PushResponse } from '../core/serving.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import type { Runtime } from './runtime.js';
+import type { PushRequest, PushResponse } from '../core/serving.js';
+import type { BaseRuntime } from './runtime-base.js';
 
-
-export async function pushEvents(runtime: Runtime, request: PushRequest): Promise<z.infer<typeof PushResponse>> {
+export async function pushEvents(
+  runtime: Pick<BaseRuntime, 'registry' | 'config' | 'ingestor' | 'events' | 'now'>,
+  request: PushRequest,
+): Promise<z.infer<typeof PushResponse>> {
   const source = runtime.registry.sources.get(request.source);
   const streamName = runtime.config.streams[request.source];
-  if (!source || source.kind !== 'stream' || !streamName) throw new NotFoundError(`unknown stream source "${request.source}"`);
+  if (source?.kind !== 'stream' || !streamName) throw new NotFoundError(`unknown stream source "${request.source}"`);
   const now = runtime.now();
   const rejected = request.events
     .map((event, index) => ({ index, outcome: runtime.ingestor.ingestEvent(source, event, now) }))

@@ -2,105 +2,31 @@
  * The composition root of a deployed handler: configuration read once from the environment,
  * the registry of the bundled definitions, SDK clients and adapters built once per cold start.
  * Local mode builds the same runtime from its own environment object; only endpoints differ.
+ *
+ * The shared part (config, registry, online store, event stream) is runtime-base.ts, which
+ * the serve handler uses alone; this module adds what the pipeline handlers write to (the
+ * offline store, dead letters) and every SDK client.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import * as definitions from '../../features/index.js';
-import { Ingestor } from '../core/ingest.js';
-import { Registry } from '../core/registry.js';
-import { type AwsAccess, type AwsClients, createClients } from '../adapters/aws.js';
+import { type AwsClients, createClients } from '../adapters/aws.js';
 import { type DeadLetterSink, S3DeadLetterSink } from '../adapters/dead-letters.js';
-import { type EventStream, KinesisEventStream } from '../adapters/event-stream.js';
-import { DynamoOnlineStore, type OnlineStore } from '../adapters/online-store.js';
+import { type OfflineWriter, S3OfflineWriter } from '../adapters/offline-writer.js';
+import { type BaseRuntime, createBaseRuntime, type TesseraConfig } from './runtime-base.js';
 
-export interface TesseraConfig {
-  readonly tableName: string;
-  readonly bucket: string;
-  /** Physical stream name of each stream source, by source name. */
-  readonly streams: Readonly<Record<string, string>>;
-  readonly access: AwsAccess;
-  readonly logLevel: string;
-}
+export { type BaseRuntime, ConfigError, createBaseRuntime, lazyHandler, readConfig, type TesseraConfig } from './runtime-base.js';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** Reads and checks the environment once; a missing setting fails the cold start loudly. */
-export function readConfig(env: Env): TesseraConfig {
-  const required = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new ConfigError(`${name} is not set`);
-    return value;
-  };
-  let streams: Record<string, string>;
-  try {
-    streams = JSON.parse(env.TESSERA_STREAMS ?? '{}');
-  } catch {
-    throw new ConfigError('TESSERA_STREAMS is not a JSON object of source name → stream name');
-  }
-  const endpoint = (service: string) => env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
-  const endpoints = Object.fromEntries(
-    (['dynamodb', 'kinesis', 's3', 'sqs', 'athena', 'glue'] as const)
-      .map((s) => [s, endpoint(s.toUpperCase())])
-      .filter(([, url]) => url !== undefined),
-  );
-  return {
-    tableName: required('TESSERA_TABLE'),
-    bucket: required('TESSERA_BUCKET'),
-    streams,
-    logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-    access: {
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-        ? {
-            credentials: {
-              accessKeyId: env.AWS_ACCESS_KEY_ID,
-              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-            },
-          }
-        : {}),
-      endpoints,
-    },
-  };
-}
-
-export interface Runtime {
-  readonly config: TesseraConfig;
-  readonly registry: Registry;
-  readonly ingestor: Ingestor;
+export interface Runtime extends BaseRuntime {
   readonly clients: AwsClients;
-  readonly online: OnlineStore;
+  /** The offline store's writer: transformed rows as Parquet in S3. */
+  readonly offline: OfflineWriter;
   readonly deadLetters: DeadLetterSink;
-  readonly events: EventStream;
-  readonly logger: Logger;
-  /** The clock: epoch milliseconds. */
-  readonly now: () => number;
 }
 
 export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Runtime, 'config'>> = {}): Runtime {
-  const registry = overrides.registry ?? Registry.fromModule(definitions);
   const clients = overrides.clients ?? createClients(config.access);
   return {
-    config,
-    registry,
+    ...createBaseRuntime(config, { ...overrides, clients }),
     clients,
-    ingestor: overrides.ingestor ?? new Ingestor(registry),
-    online: overrides.online ?? new DynamoOnlineStore(clients.dynamodb, config.tableName),
+    offline: overrides.offline ?? new S3OfflineWriter(clients.s3, config.bucket),
     deadLetters: overrides.deadLetters ?? new S3DeadLetterSink(clients.s3, config.bucket),
-    events: overrides.events ?? new KinesisEventStream(clients.kinesis),
-    logger: overrides.logger ?? new Logger({ serviceName: 'tessera', logLevel: config.logLevel as 'INFO' }),
-    now: overrides.now ?? Date.now,
-  };
-}
-
-/** A handler built on its first invocation, so importing a handler module reads no environment. */
-export function lazyHandler<E, R>(build: () => (event: E) => Promise<R>): (event: E) => Promise<R> {
-  let built: ((event: E) => Promise<R>) | undefined;
-  return (event) => {
-    built ??= build();
-    return built(event);
   };
 }

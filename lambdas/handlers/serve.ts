@@ -2,35 +2,53 @@
  * The serve handler behind API Gateway: feature vectors for inference (native and Feast
  * shapes), events pushed over HTTP, the catalog and the OpenAPI document. Glue only: parse,
  * authorize, call core/serving, shape the response. Everything per-service (read plans, the
- * catalog, the document) is computed once per cold start.
+ * catalog, the document, the access index) is computed once per cold start, so a request
+ * costs what its own features and entities cost, never the size of the registry.
+ *
+ * It runs on the base runtime (runtime-base.ts): DynamoDB and Kinesis clients only, which
+ * keeps the bundle, and the cold start, small.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { authorize, type Caller } from '../core/access.js';
 import { buildCatalog } from '../core/catalog.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { fromFeastRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
-import { assembleResponse, type FeaturesResponse, PushRequest, planRequest } from '../core/serving.js';
-import { ReadDeadlineExceeded } from '../adapters/online-store.js';
+import type { ReadPlan } from '../core/registry.js';
+import { assembleResponse, type FeaturesResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
 import { pushEvents } from './push.js';
-import { createRuntime, lazyHandler, readConfig, type Runtime } from './runtime.js';
+import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
 
 type Route = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
 
 const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
 
-export function createServeHandler(runtime: Runtime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+/** What the online store is asked for on behalf of a plan: the row values read, and whether tiles are. */
+interface StoreRead {
+  readonly rowFeatures: readonly string[];
+  readonly withTiles: boolean;
+}
+
+function storeReadOf(plan: ReadPlan): StoreRead {
+  const stored = plan.views.flatMap((v) => v.features);
+  return { rowFeatures: [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))], withTiles: stored.some((f) => f.kind === 'aggregation') };
+}
+
+export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const { registry, online, logger } = runtime;
   const catalog = JSON.stringify(buildCatalog(registry));
   const openApi = JSON.stringify(openApiDocument());
+  // Service plans are built with the registry; their store reads are derived once here.
+  // A plain feature list gets a new plan per request, and its read is derived from it.
+  const serviceReads = new Map([...registry.services.keys()].map((name) => [registry.servicePlan(name), storeReadOf(registry.servicePlan(name))]));
 
   async function features(body: unknown, caller: Caller): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
     const planned = planRequest(registry, body);
     authorize(registry, caller, planned);
-    const stored = planned.plan.views.flatMap((v) => v.features);
-    const rowFeatures = [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))];
-    const items = await online.read(planned.pks, rowFeatures, stored.some((f) => f.kind === 'aggregation'));
+    const { rowFeatures, withTiles } = serviceReads.get(planned.plan) ?? storeReadOf(planned.plan);
+    const items = await online.read(planned.pks, rowFeatures, withTiles);
     return { response: assembleResponse(planned, items, runtime.now()), joinKeys: planned.plan.joinKeys };
   }
 
@@ -48,8 +66,15 @@ export function createServeHandler(runtime: Runtime): (event: APIGatewayProxyEve
     },
     '/v1/push': {
       POST: async (event) => {
-        const parsed = PushRequest.safeParse(parseBody(event));
-        if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        const body = parseBody(event);
+        const events = (body as { events?: unknown })?.events;
+        // Too many events is a size limit, as too many entity rows is: 413, not a schema error.
+        if (Array.isArray(events) && events.length > MAX_PUSH_EVENTS) {
+          throw new PayloadTooLargeError(`at most ${MAX_PUSH_EVENTS} events per request`, { limit: MAX_PUSH_EVENTS });
+        }
+        const parsed = PushRequest.safeParse(body);
+        if (!parsed.success)
+          throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), { issues: parsed.error.issues });
         return json(202, await pushEvents(runtime, parsed.data));
       },
     },
@@ -78,4 +103,4 @@ export function createServeHandler(runtime: Runtime): (event: APIGatewayProxyEve
   };
 }
 
-export const handler = lazyHandler(() => createServeHandler(createRuntime(readConfig(process.env))));
+export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readConfig(process.env))));
