@@ -2,7 +2,7 @@
  * The demo definitions repo: card-fraud detection. Users replace this folder with their own
  * definitions; everything else in Tessera is derived from what is exported here.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { entity, featureService, featureView, onDemandFeature, select, streamSource } from '../lambdas/core/definitions.js';
 
 export const user = entity({ name: 'user', joinKey: 'user_id', description: 'A card holder' });

@@ -3,7 +3,7 @@
  * service). Served at GET /v1/catalog and printed by `tessera plan`; `diffCatalogs` is what
  * `plan` shows as changed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Registry } from './registry.js';
 
 export interface Catalog {

@@ -4,7 +4,7 @@
  * batch handler and `/v1/push`; a record either yields rows for every view of its source or
  * a dead-letter reason, never half of each.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FeatureView, Row, Source } from './definitions.js';
 import { entityIdOf } from './entity-key.js';
 import { TesseraError } from './errors.js';

@@ -3,7 +3,7 @@
  * `tessera plan`, at synth); everything downstream — read plans, the catalog, the SQL — is
  * derived from it. Validation errors name the definition at fault.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type {
   Definition,
   Entity,

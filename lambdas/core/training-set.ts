@@ -3,7 +3,7 @@
  * by their own `compute` (the function the serve handler runs), the columns of the result, and
  * the summary a data scientist reads first (null rate per feature).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Row } from './definitions.js';
 import { ValidationError } from './errors.js';
 import { columnName, type ReadPlan } from './registry.js';

@@ -9,7 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseLocation, rawLocation } from '../core/batch.js';
 import { parseDuration } from '../core/duration.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';

@@ -76,6 +76,19 @@ export class HandlerFunction extends Construct {
         sourcesContent: false,
         // Pin the SDK we test with instead of whatever version the runtime ships.
         bundleAwsSDK: true,
+        // Credential providers the SDK loads only on demand: a Lambda's credentials are in its
+        // environment, so these are never loaded there (the runtime ships them anyway).
+        externalModules: [
+          '@aws-sdk/credential-provider-sso',
+          '@aws-sdk/credential-provider-ini',
+          '@aws-sdk/credential-provider-process',
+          '@aws-sdk/credential-provider-web-identity',
+          '@aws-sdk/credential-provider-http',
+          '@aws-sdk/credential-provider-login',
+          '@aws-sdk/nested-clients',
+          '@aws-sdk/token-providers',
+          '@smithy/credential-provider-imds',
+        ],
         mainFields: ['module', 'main'],
       },
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as demo from '../../features/index.js';
 import { authorize, roleOf } from '../../lambdas/core/access.js';
 import { type Definition, entity, featureService, featureView, select, streamSource } from '../../lambdas/core/definitions.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readAggregates } from '../../lambdas/core/aggregation.js';
 import { referenceAggregate } from '../../lambdas/core/aggregation-reference.js';
 import { type Aggregation, entity, featureView, streamSource } from '../../lambdas/core/definitions.js';

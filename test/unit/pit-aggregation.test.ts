@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import sqlParser from 'node-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createOfflineView, DuckDbQueryRunner, sqlString } from '../../lambdas/adapters/duckdb-runner.js';
 import { encodeRows } from '../../lambdas/adapters/parquet.js';
 import { finalizeSqlAggregate } from '../../lambdas/core/aggregation.js';

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createOfflineView, type DuckDbQueryRunner, sqlString } from '../../lambdas/adapters/duckdb-runner.js';
 import { encodeRows } from '../../lambdas/adapters/parquet.js';
 import { entity, type FeatureView, featureService, featureView, type Row, streamSource } from '../../lambdas/core/definitions.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { batchSource, type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
 import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
 import { Registry } from '../../lambdas/core/registry.js';
