@@ -8,7 +8,7 @@
  * - objects newer than `minAgeMs` are skipped, and inputs are read and deleted only while
  *   their ETag is the one listed, so a batch rewriting its object is never lost.
  */
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { FeatureView } from '../core/definitions.js';
 import { type CompactionOptions, type CompactionTask, compactRows, OFFLINE_PREFIX, planCompaction, type StoredObject } from '../core/offline.js';
 import type { Registry } from '../core/registry.js';
@@ -92,10 +92,26 @@ export class OfflineCompactor {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: input.key, IfMatch: input.etag }));
       } catch (error) {
         // Rewritten since it was read (PreconditionFailed) or already gone: the next run sees it.
-        if (!isConditionFailure(error)) throw error;
+        if (isNotImplemented(error)) await this.deleteIfUnchanged(input);
+        else if (!isConditionFailure(error)) throw error;
       }
     }
     return { rowsRead: rows.length, rowsWritten: merged.length };
+  }
+
+  /**
+   * For S3 implementations without conditional deletes (LocalStack answers 501): compare the
+   * ETag first, then delete. A rewrite between the two calls would be lost, a window AWS S3
+   * (which has conditional deletes) does not have.
+   */
+  private async deleteIfUnchanged(input: StoredObject): Promise<void> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: input.key }));
+      if (head.ETag !== input.etag) return;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: input.key }));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   private async read(view: FeatureView, input: StoredObject) {
@@ -107,6 +123,11 @@ export class OfflineCompactor {
       throw error;
     }
   }
+}
+
+function isNotImplemented(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NotImplemented' || e?.$metadata?.httpStatusCode === 501;
 }
 
 function isConditionFailure(error: unknown): boolean {
