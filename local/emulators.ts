@@ -3,6 +3,7 @@
  * (S3), in-process, each on a free loopback port. They speak the AWS wire protocols, so the
  * code talking to them is the deployed code with other endpoints.
  */
+import crypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,11 +34,38 @@ async function listen(server: Server): Promise<string> {
 
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
+/**
+ * s3rver encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node 17+)
+ * no longer offers, so every listing of more than 1 000 keys fails with InternalError. Triple
+ * DES with K1 = K2 is exactly single DES and is still offered: route s3rver's `des` calls to it.
+ * Only the `des` algorithm is touched, and nothing else in Tessera uses it.
+ */
+function letS3rverPageListings(): void {
+  const cipheriv = crypto.createCipheriv as unknown as { s3rverDes?: true };
+  if (cipheriv.s3rverDes) return;
+  const asTripleDes = (algorithm: string, key: crypto.CipherKey) =>
+    algorithm === 'des' ? (['des-ede-cbc', Buffer.concat([Buffer.from(key as Buffer), Buffer.from(key as Buffer)])] as const) : ([algorithm, key] as const);
+  const createCipheriv = crypto.createCipheriv;
+  const createDecipheriv = crypto.createDecipheriv;
+  const patchedCipher = ((algorithm: string, key: crypto.CipherKey, iv: crypto.BinaryLike | null, options?: unknown) => {
+    const [a, k] = asTripleDes(algorithm, key);
+    return (createCipheriv as (...args: unknown[]) => crypto.Cipher)(a, k, iv, options);
+  }) as typeof crypto.createCipheriv & { s3rverDes?: true };
+  patchedCipher.s3rverDes = true;
+  const patchedDecipher = ((algorithm: string, key: crypto.CipherKey, iv: crypto.BinaryLike | null, options?: unknown) => {
+    const [a, k] = asTripleDes(algorithm, key);
+    return (createDecipheriv as (...args: unknown[]) => crypto.Decipher)(a, k, iv, options);
+  }) as typeof crypto.createDecipheriv;
+  (crypto as { createCipheriv: typeof crypto.createCipheriv }).createCipheriv = patchedCipher;
+  (crypto as { createDecipheriv: typeof crypto.createDecipheriv }).createDecipheriv = patchedDecipher;
+}
+
 export async function startEmulators(options: { s3Directory?: string } = {}): Promise<Emulators> {
   const ownDirectory = options.s3Directory === undefined;
   const s3Directory = options.s3Directory ?? (await mkdtemp(join(tmpdir(), 'tessera-s3-')));
   const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const kinesis: Server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  letS3rverPageListings();
   const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
   const [dynamodbUrl, kinesisUrl] = await Promise.all([listen(dynamo), listen(kinesis)]);
   const { port } = (await s3.run()) as AddressInfo;
