@@ -17,11 +17,11 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { TransactionGenerator } from '../features/generator.js';
-import { toAttributes } from '../lambdas/adapters/online-store.js';
 import type { OfflineWriter } from '../lambdas/adapters/offline-writer.js';
+import { toAttributes } from '../lambdas/adapters/online-store.js';
 import { encodeRows } from '../lambdas/adapters/parquet.js';
 import type { FeatureView } from '../lambdas/core/definitions.js';
 import type { ViewRow } from '../lambdas/core/ingest.js';
@@ -49,7 +49,10 @@ try {
   const events = generator.take(EVENTS);
 
   // (1) The real handler against the emulators, through the event source mapping.
-  await runtime.events.put(stream, events.map((e) => ({ partitionKey: e.user_id, data: Buffer.from(JSON.stringify(e)) })));
+  await runtime.events.put(
+    stream,
+    events.map((e) => ({ partitionKey: e.user_id, data: Buffer.from(JSON.stringify(e)) })),
+  );
   let started = performance.now();
   await poller.drain({ timeoutMs: 600_000 });
   const e2eSeconds = (performance.now() - started) / 1000;
@@ -90,9 +93,11 @@ try {
   started = performance.now();
   for (let i = 0; i < baselineWrites.length; i += 32) {
     await Promise.all(
-      baselineWrites.slice(i, i + 32).map(({ item }) =>
-        runtime.clients.dynamodb.send(new PutItemCommand({ TableName: runtime.config.tableName, Item: toAttributes({ ...item, pk: `bench-${item.pk}` }) })),
-      ),
+      baselineWrites
+        .slice(i, i + 32)
+        .map(({ item }) =>
+          runtime.clients.dynamodb.send(new PutItemCommand({ TableName: runtime.config.tableName, Item: toAttributes({ ...item, pk: `bench-${item.pk}` }) })),
+        ),
     );
   }
   const rawPutsPerSecond = baselineWrites.length / ((performance.now() - started) / 1000);
@@ -121,9 +126,13 @@ try {
   await poller.stop();
   for (let i = 0; i < Math.min(PROBES, 50); i++) {
     const shard = Shards[0]!.ShardId!;
-    const { ShardIterator } = await runtime.clients.kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard, ShardIteratorType: 'LATEST' }));
+    const { ShardIterator } = await runtime.clients.kinesis.send(
+      new GetShardIteratorCommand({ StreamName: stream, ShardId: shard, ShardIteratorType: 'LATEST' }),
+    );
     const put = performance.now();
-    await runtime.clients.kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: [{ PartitionKey: 'x', Data: Buffer.from('{}'), ExplicitHashKey: '0' }] }));
+    await runtime.clients.kinesis.send(
+      new PutRecordsCommand({ StreamName: stream, Records: [{ PartitionKey: 'x', Data: Buffer.from('{}'), ExplicitHashKey: '0' }] }),
+    );
     let iterator = ShardIterator;
     for (;;) {
       const got = await runtime.clients.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
@@ -145,9 +154,13 @@ try {
     raw_kinesis_put_to_get_p99_ms: round(quantile(rawKinesis, 0.99)),
     load_average_1m: round(loadavg()[0] ?? 0, 2),
   };
-  console.log(`stream handler, ${EVENTS} events: ${figures.e2e_events_per_s} events/s against the emulators, ${figures.handler_without_store_events_per_s} events/s with the store calls excluded`);
+  console.log(
+    `stream handler, ${EVENTS} events: ${figures.e2e_events_per_s} events/s against the emulators, ${figures.handler_without_store_events_per_s} events/s with the store calls excluded`,
+  );
   console.log(`raw PutItem baseline: ${figures.raw_putitem_items_per_s} items/s`);
-  console.log(`freshness (put → served): p50 ${figures.freshness_p50_ms} ms, p99 ${figures.freshness_p99_ms} ms; raw Kinesis put → get p50 ${figures.raw_kinesis_put_to_get_p50_ms} ms`);
+  console.log(
+    `freshness (put → served): p50 ${figures.freshness_p50_ms} ms, p99 ${figures.freshness_p99_ms} ms; raw Kinesis put → get p50 ${figures.raw_kinesis_put_to_get_p50_ms} ms`,
+  );
   console.log(JSON.stringify(figures));
 } finally {
   await store.stop();

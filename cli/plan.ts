@@ -16,7 +16,8 @@ export function describeCatalog(catalog: Catalog): string {
     `${catalog.sources.length} sources: ${catalog.sources.map((s) => `${s.name} [${s.kind}]`).join(', ')}`,
     `${catalog.featureViews.length} feature views:`,
     ...catalog.featureViews.map(
-      (v) => `  ${v.name} v${v.version}  ${v.features.length} features  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
+      (v) =>
+        `  ${v.name} v${v.version}  ${v.features.length} features  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
     ),
     `${catalog.onDemandFeatures.length} on-demand features: ${catalog.onDemandFeatures.map((o) => o.name).join(', ') || '-'}`,
     `${catalog.featureServices.length} feature services:`,

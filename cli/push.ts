@@ -6,8 +6,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Presets, SingleBar } from 'cli-progress';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { Presets, SingleBar } from 'cli-progress';
 import { KinesisEventStream } from '../lambdas/adapters/event-stream.js';
 import { Ingestor, type Rejection } from '../lambdas/core/ingest.js';
 import type { Registry } from '../lambdas/core/registry.js';
@@ -22,7 +22,7 @@ const CHUNK = 500;
 
 export async function pushFile(file: string, sourceName: string, registry: Registry, target: CliTarget, progress: boolean): Promise<PushSummary> {
   const source = registry.sources.get(sourceName);
-  if (!source || source.kind !== 'stream') throw new Error(`unknown stream source "${sourceName}"`);
+  if (source?.kind !== 'stream') throw new Error(`unknown stream source "${sourceName}"`);
   const ingestor = new Ingestor(registry);
   const stream = target.aws ? new KinesisEventStream(new KinesisClient({ region: target.aws.region })) : undefined;
   const streamName = target.aws?.streams[sourceName];

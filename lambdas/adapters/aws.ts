@@ -2,14 +2,15 @@
  * AWS SDK clients, built once per process from an `AwsAccess` (region, optional credentials,
  * optional endpoint overrides). Local mode, the emulators and AWS differ only in this object.
  */
+
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Agent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 
 export interface Endpoints {
   readonly dynamodb: string;

@@ -14,7 +14,9 @@ export interface BatchFile {
 }
 
 /** One event of a file: its 1-based position and the decoded object, or why it could not be decoded. */
-export type FileEvent = { readonly line: number; readonly event: unknown; readonly raw: string } | { readonly line: number; readonly error: string; readonly raw: string };
+export type FileEvent =
+  | { readonly line: number; readonly event: unknown; readonly raw: string }
+  | { readonly line: number; readonly error: string; readonly raw: string };
 
 export interface BatchFiles {
   list(bucket: string, prefix: string, from: number, to: number): Promise<BatchFile[]>;

@@ -29,7 +29,10 @@ export function referenceAggregate(aggregation: Aggregation, rows: readonly View
   const stamped = (r: ViewRow) => [r.eventTs, r.ingestTs, r.eventId, r.values[column as string]] as const;
   switch (aggregation.fn) {
     case 'sum':
-      return finalizeAggregate(aggregation, values.reduce((s, r) => s + v(r), 0));
+      return finalizeAggregate(
+        aggregation,
+        values.reduce((s, r) => s + v(r), 0),
+      );
     case 'avg':
       return finalizeAggregate(aggregation, [values.reduce((s, r) => s + v(r), 0), values.length]);
     case 'min':

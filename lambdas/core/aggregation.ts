@@ -222,7 +222,6 @@ export function applyToTiles(view: FeatureView, state: AggregationState, rows: r
     }
     if (known.has(hash)) continue;
     known.add(hash);
-    seen[day] = [...(seen[day] ?? []), hash];
     changed = true;
     for (const w of windows) {
       const start = tileStart(row.eventTs, w.tileMs);
@@ -234,6 +233,7 @@ export function applyToTiles(view: FeatureView, state: AggregationState, rows: r
       tile[w.aggregation.name] = add(w.aggregation, tile[w.aggregation.name], row);
     }
   }
+  for (const [day, known] of lookups) if (known.size !== (seen[day]?.length ?? 0)) seen[day] = [...known];
   for (const [size, byStart] of Object.entries(tiles)) {
     if (Object.keys(byStart).length !== Object.keys(state.tiles[size] ?? {}).length) changed = true;
   }

@@ -8,7 +8,15 @@ import type { Registry } from './registry.js';
 
 export interface Catalog {
   readonly entities: readonly { name: string; joinKey: string; keyType: string; description?: string }[];
-  readonly sources: readonly { name: string; kind: string; stream?: string; location?: string; eventTimeField: string; eventIdField: string; schema: unknown }[];
+  readonly sources: readonly {
+    name: string;
+    kind: string;
+    stream?: string;
+    location?: string;
+    eventTimeField: string;
+    eventIdField: string;
+    schema: unknown;
+  }[];
   readonly featureViews: readonly {
     name: string;
     version: number;
@@ -20,8 +28,24 @@ export interface Catalog {
     tags: string[];
     features: { name: string; type: string; kind: string; aggregation?: unknown }[];
   }[];
-  readonly onDemandFeatures: readonly { name: string; inputs: string[]; features: { name: string; type: string }[]; request: unknown; owner: string; description: string; tags: string[] }[];
-  readonly featureServices: readonly { name: string; version: number; owner: string; description: string; features: string[]; piiFeatures: string[]; allowedPrincipals: string[] }[];
+  readonly onDemandFeatures: readonly {
+    name: string;
+    inputs: string[];
+    features: { name: string; type: string }[];
+    request: unknown;
+    owner: string;
+    description: string;
+    tags: string[];
+  }[];
+  readonly featureServices: readonly {
+    name: string;
+    version: number;
+    owner: string;
+    description: string;
+    features: string[];
+    piiFeatures: string[];
+    allowedPrincipals: string[];
+  }[];
   /** Edges of the lineage graph, as `kind:name` pairs. */
   readonly lineage: readonly { from: string; to: string }[];
 }
@@ -74,7 +98,12 @@ export function buildCatalog(registry: Registry): Catalog {
     };
   });
   return {
-    entities: [...registry.entities.values()].map((e) => ({ name: e.name, joinKey: e.joinKey, keyType: e.keyType, ...(e.description ? { description: e.description } : {}) })),
+    entities: [...registry.entities.values()].map((e) => ({
+      name: e.name,
+      joinKey: e.joinKey,
+      keyType: e.keyType,
+      ...(e.description ? { description: e.description } : {}),
+    })),
     sources: [...registry.sources.values()].map((s) => ({
       name: s.name,
       kind: s.kind,

@@ -147,12 +147,9 @@ export function batchSource<S extends EventSchema>(spec: Omit<BatchSource<S>, 'k
   return { kind: 'batch', ...spec };
 }
 
-export function featureView<S extends EventSchema>(
-  spec: Optional<FeatureView<S>, 'transform' | 'aggregations' | 'tags' | 'version'>,
-): FeatureView<S> {
+export function featureView<S extends EventSchema>(spec: Optional<FeatureView<S>, 'transform' | 'aggregations' | 'tags' | 'version'>): FeatureView<S> {
   const names = Object.keys(spec.features);
-  const pick = (event: z.infer<S>): Row =>
-    Object.fromEntries(names.map((name) => [name, (event as Row)[name] ?? null]));
+  const pick = (event: z.infer<S>): Row => Object.fromEntries(names.map((name) => [name, (event as Row)[name] ?? null]));
   return { kind: 'featureView', transform: pick, aggregations: [], tags: [], version: 1, ...spec };
 }
 
@@ -164,8 +161,6 @@ export function select(view: FeatureView | OnDemandFeature, features: readonly s
   return { kind: 'selection', view: view as FeatureView, features };
 }
 
-export function featureService(
-  spec: Optional<FeatureService, 'allowedPrincipals' | 'piiFeatures' | 'version'>,
-): FeatureService {
+export function featureService(spec: Optional<FeatureService, 'allowedPrincipals' | 'piiFeatures' | 'version'>): FeatureService {
   return { kind: 'featureService', version: 1, allowedPrincipals: [], piiFeatures: [], ...spec };
 }

@@ -3,12 +3,7 @@
  * statuses in one place (handlers/http.ts) and the pipelines write the code and message
  * into dead-letter records.
  */
-export type ErrorCode =
-  | 'DefinitionError'
-  | 'ValidationError'
-  | 'NotFoundError'
-  | 'AccessDeniedError'
-  | 'PayloadTooLargeError';
+export type ErrorCode = 'DefinitionError' | 'ValidationError' | 'NotFoundError' | 'AccessDeniedError' | 'PayloadTooLargeError';
 
 export class TesseraError extends Error {
   constructor(

@@ -20,8 +20,8 @@
  * Partitions (date/hour of event_ts) outside the labels' time range are pruned.
  */
 
-import type { FeatureView } from './definitions.js';
 import { aggregationWindows } from './aggregation.js';
+import type { FeatureView } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { ValidationError } from './errors.js';
 import { EVENT_ID, EVENT_TS, INGEST_TS, type Partition, partitionOf } from './offline.js';

@@ -4,19 +4,10 @@
  * derived from it. Validation errors name the definition at fault.
  */
 import * as z from 'zod';
-import type {
-  Definition,
-  Entity,
-  FeatureService,
-  FeatureType,
-  FeatureView,
-  OnDemandFeature,
-  Source,
-  StreamSource,
-} from './definitions.js';
+import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
 import { parseDuration } from './duration.js';
-import { scheduledRun } from './schedule.js';
 import { DefinitionError, NotFoundError } from './errors.js';
+import { scheduledRun } from './schedule.js';
 import { aggregationType, FEATURE_TYPES, valueMatches } from './values.js';
 import { windowProblem } from './windows.js';
 
@@ -268,9 +259,7 @@ export class Registry {
   /** A read plan for an ad-hoc list of feature references. */
   plan(refs: readonly string[]): ReadPlan {
     const features = [...new Set(refs)].map((ref) => this.feature(ref));
-    const onDemand = [...new Set(features.filter((f) => f.kind === 'onDemand').map((f) => f.view))].map(
-      (name) => this.onDemand.get(name) as OnDemandFeature,
-    );
+    const onDemand = [...new Set(features.filter((f) => f.kind === 'onDemand').map((f) => f.view))].map((name) => this.onDemand.get(name) as OnDemandFeature);
     const stored = new Map<string, ResolvedFeature>();
     for (const f of features) if (f.kind !== 'onDemand') stored.set(f.ref, f);
     for (const odfv of onDemand) for (const input of odfv.inputs) stored.set(input, this.feature(input));

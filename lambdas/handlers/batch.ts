@@ -10,15 +10,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
+import { type BatchFiles, S3BatchFiles } from '../adapters/batch-files.js';
+import { type Chunk, type ChunkQueue, SqsChunkQueue } from '../adapters/chunk-queue.js';
+import { DynamoJobStore, type JobStore } from '../adapters/jobs.js';
 import { parseLocation, rawLocation } from '../core/batch.js';
 import { parseDuration } from '../core/duration.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { toEpochMs } from '../core/ingest.js';
-import { S3BatchFiles, type BatchFiles } from '../adapters/batch-files.js';
-import { type Chunk, type ChunkQueue, SqsChunkQueue } from '../adapters/chunk-queue.js';
-import { DynamoJobStore, type JobStore } from '../adapters/jobs.js';
 import { type PipelineRecord, runPipeline } from './pipeline.js';
-import { createRuntime, lazyHandler, readConfig, type Runtime } from './runtime.js';
+import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
 
 export const RunRequest = z
   .object({

@@ -4,10 +4,11 @@
  * apply the rows to the online store in one conditional write per item, then write the rows
  * of the items that succeeded offline. Same code, same values, whatever the path.
  */
+
+import type { DeadLetter } from '../adapters/dead-letters.js';
 import type { Source } from '../core/definitions.js';
 import { itemKey } from '../core/entity-key.js';
 import type { decodePayload, ViewRow } from '../core/ingest.js';
-import type { DeadLetter } from '../adapters/dead-letters.js';
 import { writeBatchOffline } from './offline-batch.js';
 import type { Runtime } from './runtime.js';
 
@@ -32,7 +33,13 @@ export interface PipelineResult {
  * Applies one batch of records of `source` at ingest time `ingestTs`. `batch` names the batch
  * for the offline store: writing the same batch again replaces its objects.
  */
-export async function runPipeline(runtime: Runtime, source: Source, records: readonly PipelineRecord[], ingestTs: number, batch: readonly string[]): Promise<PipelineResult> {
+export async function runPipeline(
+  runtime: Runtime,
+  source: Source,
+  records: readonly PipelineRecord[],
+  ingestTs: number,
+  batch: readonly string[],
+): Promise<PipelineResult> {
   const { registry, ingestor, online, deadLetters } = runtime;
   const letters: DeadLetter[] = [];
   // view → item key → rows, and item key → positions of the records that wrote it
@@ -40,17 +47,28 @@ export async function runPipeline(runtime: Runtime, source: Source, records: rea
   const positionsByPk = new Map<string, string[]>();
   let rowCount = 0;
   for (const record of records) {
-    const outcome = 'json' in record.event ? ingestor.ingestEvent(source, record.event.json, ingestTs) : { ok: false as const, rejection: record.event.rejection };
+    const outcome =
+      'json' in record.event ? ingestor.ingestEvent(source, record.event.json, ingestTs) : { ok: false as const, rejection: record.event.rejection };
     if (!outcome.ok) {
-      letters.push({ source: source.name, position: record.position, arrivedAt: record.arrivedAt, rejection: outcome.rejection, payloadBase64: record.payloadBase64 });
+      letters.push({
+        source: source.name,
+        position: record.position,
+        arrivedAt: record.arrivedAt,
+        rejection: outcome.rejection,
+        payloadBase64: record.payloadBase64,
+      });
       continue;
     }
     for (const row of outcome.rows) {
       const pk = itemKey(row.view, row.entityId);
       const byPk = rowsByView.get(row.view) ?? new Map<string, ViewRow[]>();
       rowsByView.set(row.view, byPk);
-      byPk.set(pk, [...(byPk.get(pk) ?? []), row]);
-      positionsByPk.set(pk, [...(positionsByPk.get(pk) ?? []), record.position]);
+      const rowsOfPk = byPk.get(pk) ?? [];
+      byPk.set(pk, rowsOfPk);
+      rowsOfPk.push(row);
+      const positions = positionsByPk.get(pk) ?? [];
+      positionsByPk.set(pk, positions);
+      positions.push(record.position);
       rowCount++;
     }
   }

@@ -8,7 +8,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { decodePayload } from '../core/ingest.js';
 import { kinesisBatchName } from './offline-batch.js';
 import { type PipelineRecord, runPipeline } from './pipeline.js';
-import { createRuntime, lazyHandler, readConfig, type Runtime } from './runtime.js';
+import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
 
 /** The stream name in a Kinesis event source ARN (`arn:aws:kinesis:region:account:stream/NAME`). */
 const streamNameOf = (arn: string): string => arn.slice(arn.lastIndexOf('/') + 1);
@@ -32,7 +32,11 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
     const sequenceOf = new Map(records.map((r, i) => [r.position, event.Records[i]?.kinesis.sequenceNumber as string]));
     const result = await runPipeline(runtime, source, records, runtime.now(), kinesisBatchName(event));
     if (result.deadLettered || result.failed.length) {
-      logger.warn('batch finished with rejected or failed records', { records: records.length, deadLettered: result.deadLettered, failed: result.failed.length });
+      logger.warn('batch finished with rejected or failed records', {
+        records: records.length,
+        deadLettered: result.deadLettered,
+        failed: result.failed.length,
+      });
     }
     return { batchItemFailures: result.failed.map((position) => ({ itemIdentifier: sequenceOf.get(position) as string })) };
   };

@@ -20,10 +20,10 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDbQueryRunner, sqlString } from '../adapters/duckdb-runner.js';
 import { loadLabels, parseS3Uri } from '../adapters/labels.js';
 import type { Engine, ProgressListener, TrainingSetRunner, ViewScan } from '../adapters/query-runner.js';
+import { finalizeSqlAggregate } from '../core/aggregation.js';
 import type { Row } from '../core/definitions.js';
 import { ValidationError } from '../core/errors.js';
 import { duckdbType } from '../core/offline.js';
-import { finalizeSqlAggregate } from '../core/aggregation.js';
 import { DEFAULT_TIMESTAMP_COLUMN, eventTimeBounds, ident, partitionRange, pointInTimeSql, ROW_COLUMN, storedFeatures } from '../core/point-in-time.js';
 import type { ReadPlan, Registry } from '../core/registry.js';
 import { featureColumns, onDemandValues } from '../core/training-set.js';
@@ -123,7 +123,11 @@ export async function buildTrainingSet(request: TrainingSetRequest, deps: Traini
     const onDemand = inTypeScript ? await computeOnDemand(db, plan, labelColumns, labels.count, workDir, progress) : undefined;
 
     // Row features come straight from the join; aggregates and on-demand features from the TypeScript pass.
-    const stored = new Set(storedFeatures(plan).filter((f) => f.kind === 'row').map((f) => f.column));
+    const stored = new Set(
+      storedFeatures(plan)
+        .filter((f) => f.kind === 'row')
+        .map((f) => f.column),
+    );
     const output = [...labelColumns.map((c) => `"r".${ident(c)}`), ...featureColumns(plan).map((c) => (stored.has(c) ? `"r".${ident(c)}` : `"o".${ident(c)}`))];
     const final = `SELECT ${output.join(', ')} FROM "__result" AS "r"${onDemand ? ` LEFT JOIN ${onDemand} AS "o" USING (${ident(ROW_COLUMN)})` : ''} ORDER BY "r".${ident(ROW_COLUMN)}`;
 
@@ -179,7 +183,8 @@ async function computeOnDemand(
 ): Promise<string> {
   const stored = storedFeatures(plan);
   const aggregates = stored.flatMap((f) => {
-    const aggregation = f.kind === 'aggregation' ? plan.views.find((v) => v.view.name === f.view)?.view.aggregations.find((a) => a.name === f.feature) : undefined;
+    const aggregation =
+      f.kind === 'aggregation' ? plan.views.find((v) => v.view.name === f.view)?.view.aggregations.find((a) => a.name === f.feature) : undefined;
     return aggregation ? [{ column: f.column, type: f.type, aggregation }] : [];
   });
   const outputs = [

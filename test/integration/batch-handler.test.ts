@@ -1,13 +1,13 @@
-import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it, type TestContext } from 'vitest';
-import * as demo from '../../features/index.js';
 import { TransactionGenerator } from '../../features/generator.js';
+import * as demo from '../../features/index.js';
 import { type Chunk, SqsChunkQueue } from '../../lambdas/adapters/chunk-queue.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { batchDependencies, createBatchHandler, type RunResult } from '../../lambdas/handlers/batch.js';
-import { createRuntime, readConfig, type Runtime } from '../../lambdas/handlers/runtime.js';
+import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
 import { useTarget } from '../support/use-target.js';
@@ -41,7 +41,10 @@ describe('the batch handler', () => {
     await setUp(ctx);
     const gen = new TransactionGenerator({ seed: 7, users: 5, merchants: 3, startTs: T0 });
     const events = gen.take(40);
-    await put('raw/transactions/date=2026-01-01/part-0.jsonl', `${jsonl(events.slice(0, 20))}\n{"event_id": broken\n${JSON.stringify({ ...events[0], event_id: 'bad-amount', amount: 'ten' })}`);
+    await put(
+      'raw/transactions/date=2026-01-01/part-0.jsonl',
+      `${jsonl(events.slice(0, 20))}\n{"event_id": broken\n${JSON.stringify({ ...events[0], event_id: 'bad-amount', amount: 'ten' })}`,
+    );
     const header = 'event_id,user_id,merchant_id,amount,currency,lat,lon,ts';
     const csv = events.slice(20).map((e) => [e.event_id, e.user_id, e.merchant_id, e.amount, e.currency, e.lat, e.lon, e.ts].join(','));
     await put('raw/transactions/date=2026-01-01/part-1.csv', [header, ...csv].join('\n'));
@@ -51,7 +54,10 @@ describe('the batch handler', () => {
     const result = (await handler({ source: 'transactions', from: '2026-01-01T00:00:00Z', to: '2026-01-01T23:59:59Z' })) as RunResult;
 
     expect(result).toMatchObject({ chunks: 2, queued: false, rejected: 2 });
-    const last = [...events].sort((a, b) => a.ts - b.ts).filter((e) => e.user_id === events[0]!.user_id).at(-1)!;
+    const last = [...events]
+      .sort((a, b) => a.ts - b.ts)
+      .filter((e) => e.user_id === events[0]!.user_id)
+      .at(-1)!;
     const items = await runtime.online.read([`user_last_txn#${last.user_id}`]);
     expect(items.get(`user_last_txn#${last.user_id}`)?.latest?.eventId).toBe(last.event_id);
     const letters = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'dead-letter/transactions/' }));

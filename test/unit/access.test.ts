@@ -12,7 +12,12 @@ const scorerSession = 'arn:aws:sts::123456789012:assumed-role/fraud-scorer/SageM
 const otherSession = 'arn:aws:sts::123456789012:assumed-role/analytics/alice';
 
 const user = entity({ name: 'user', joinKey: 'user_id' });
-const source = streamSource({ name: 'txns', schema: z.object({ id: z.string(), user_id: z.string(), ts: z.number(), amount: z.number(), email: z.string() }), eventTimeField: 'ts', eventIdField: 'id' });
+const source = streamSource({
+  name: 'txns',
+  schema: z.object({ id: z.string(), user_id: z.string(), ts: z.number(), amount: z.number(), email: z.string() }),
+  eventTimeField: 'ts',
+  eventIdField: 'id',
+});
 const spend = featureView({ name: 'spend', entities: [user], source, features: { amount: 'float' }, owner: 'o', description: 'd' });
 const contact = featureView({ name: 'contact', entities: [user], source, features: { email: 'string' }, tags: ['pii'], owner: 'o', description: 'd' });
 const scoring = featureService({
@@ -35,9 +40,7 @@ describe('access to feature services', () => {
 
   it('lets a listed role read its service and denies others with the reason', () => {
     expect(() => check(scorerSession, { service: 'scoring', entities: [{ user_id: 'u1' }] })).not.toThrow();
-    expect(() => check(otherSession, { service: 'scoring', entities: [{ user_id: 'u1' }] })).toThrow(
-      `${otherSession} may not read feature service "scoring"`,
-    );
+    expect(() => check(otherSession, { service: 'scoring', entities: [{ user_id: 'u1' }] })).toThrow(`${otherSession} may not read feature service "scoring"`);
     expect(() => check(null, { service: 'scoring', entities: [{ user_id: 'u1' }] })).toThrow(AccessDeniedError);
   });
 

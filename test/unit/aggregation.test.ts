@@ -98,7 +98,11 @@ describe('windowed aggregations online', () => {
       x: fc.integer({ min: -1000, max: 1000 }).map((c) => c / 100),
       tag: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
     });
-    const batch = fc.record({ gap: fc.integer({ min: 1, max: 6 * HOUR }), events: fc.array(event, { maxLength: 12 }), probe: fc.integer({ min: 0, max: 6 * HOUR }) });
+    const batch = fc.record({
+      gap: fc.integer({ min: 1, max: 6 * HOUR }),
+      events: fc.array(event, { maxLength: 12 }),
+      probe: fc.integer({ min: 0, max: 6 * HOUR }),
+    });
     fc.assert(
       fc.property(fc.array(batch, { minLength: 1, maxLength: 10 }), (batches) => {
         let now = T0;
@@ -116,7 +120,11 @@ describe('windowed aggregations online', () => {
           const batchRows = canonical.map((r) => ({ ...r, ingestTs: ingestedBy.get(r.eventId) ?? now }));
           for (const r of batchRows) if (!ingestedBy.has(r.eventId)) ingestedBy.set(r.eventId, now);
           all.push(...batchRows.filter((r) => !all.includes(r)));
-          item = applyBatch(item, batchRows.map((r) => ({ ...r, ingestTs: now })), now);
+          item = applyBatch(
+            item,
+            batchRows.map((r) => ({ ...r, ingestTs: now })),
+            now,
+          );
           for (const t of [now, now + b.probe]) {
             expect(readAggregates(view, item?.aggregates, t)).toEqual(expected(all, t));
           }

@@ -29,14 +29,28 @@ describe("Feast's request shape", () => {
       service: 'fraud_v1',
       features: ['user_last_txn__currency'],
       results: [
-        { entity: { user_id: 'u1' }, values: { user_last_txn__currency: 'EUR' }, status: { user_last_txn__currency: 'present' }, eventTimestamps: { user_last_txn__currency: 0 } },
-        { entity: { user_id: 'u2' }, values: { user_last_txn__currency: null }, status: { user_last_txn__currency: 'expired' }, eventTimestamps: { user_last_txn__currency: 1_000 } },
+        {
+          entity: { user_id: 'u1' },
+          values: { user_last_txn__currency: 'EUR' },
+          status: { user_last_txn__currency: 'present' },
+          eventTimestamps: { user_last_txn__currency: 0 },
+        },
+        {
+          entity: { user_id: 'u2' },
+          values: { user_last_txn__currency: null },
+          status: { user_last_txn__currency: 'expired' },
+          eventTimestamps: { user_last_txn__currency: 1_000 },
+        },
       ],
     };
     const feast = toFeastResponse(native, ['user_id'], false);
     expect(feast.metadata.feature_names).toEqual(['user_id', 'currency']);
     expect(feast.results[0]?.values).toEqual(['u1', 'u2']);
-    expect(feast.results[1]).toEqual({ values: ['EUR', null], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE'], event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:01.000Z'] });
+    expect(feast.results[1]).toEqual({
+      values: ['EUR', null],
+      statuses: ['PRESENT', 'OUTSIDE_MAX_AGE'],
+      event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:01.000Z'],
+    });
     expect(toFeastResponse(native, ['user_id'], true).metadata.feature_names).toEqual(['user_id', 'user_last_txn__currency']);
   });
 });

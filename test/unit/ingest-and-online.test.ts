@@ -38,7 +38,13 @@ describe('ingesting a record', () => {
       'user_txn_stats',
     ]);
     const pair = outcome.rows.find((r) => r.view === 'user_merchant_last_txn')!;
-    expect(pair).toMatchObject({ entityId: 'u0001|m0001', keys: { user_id: 'u0001', merchant_id: 'm0001' }, eventTs: T0, ingestTs: T0 + 5, eventId: 'evt-example' });
+    expect(pair).toMatchObject({
+      entityId: 'u0001|m0001',
+      keys: { user_id: 'u0001', merchant_id: 'm0001' },
+      eventTs: T0,
+      ingestTs: T0 + 5,
+      eventId: 'evt-example',
+    });
   });
 
   it('rejects a payload that is not JSON as MalformedPayload', () => {
@@ -48,7 +54,10 @@ describe('ingesting a record', () => {
 
   it('rejects a missing field and a wrong type as SchemaMismatch, naming the field', () => {
     const { amount: _, ...missing } = txn();
-    expect(ingestor.ingestEvent(source, missing, T0)).toMatchObject({ ok: false, rejection: { code: 'SchemaMismatch', message: expect.stringContaining('amount') } });
+    expect(ingestor.ingestEvent(source, missing, T0)).toMatchObject({
+      ok: false,
+      rejection: { code: 'SchemaMismatch', message: expect.stringContaining('amount') },
+    });
     expect(ingestor.ingestEvent(source, { ...txn(), lat: 'north' }, T0)).toMatchObject({
       ok: false,
       rejection: { code: 'SchemaMismatch', message: expect.stringContaining('lat') },

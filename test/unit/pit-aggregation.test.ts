@@ -44,7 +44,16 @@ const aggregations: Aggregation[] = [
   { name: 'tag_last3_1d', fn: 'last_n', column: 'tag', window: '1d', n: 3 },
   { name: 'tags_distinct_2d', fn: 'approx_distinct', column: 'tag', window: '2d' },
 ];
-const stats = featureView({ name: 'stats', entities: [user], source, features: { x: 'float', tag: 'string' }, aggregations, ttl: '30d', owner: 'o', description: 'd' });
+const stats = featureView({
+  name: 'stats',
+  entities: [user],
+  source,
+  features: { x: 'float', tag: 'string' },
+  aggregations,
+  ttl: '30d',
+  owner: 'o',
+  description: 'd',
+});
 const registry = new Registry([user, source, stats]);
 const plan = registry.plan(aggregations.map((a) => `stats:${a.name}`));
 const trino = (sql: string) => new sqlParser.Parser().astify(sql, { database: 'trino' });
@@ -78,7 +87,17 @@ async function trainingSet(dir: string, rows: ViewRow[], labels: { user_id: stri
 }
 
 const expected = (rows: ViewRow[], label: { user_id: string; t: number }, asServed: boolean) =>
-  Object.fromEntries(aggregations.map((a) => [a.name, referenceAggregate(a, rows.filter((r) => r.keys.user_id === label.user_id), label.t, asServed)]));
+  Object.fromEntries(
+    aggregations.map((a) => [
+      a.name,
+      referenceAggregate(
+        a,
+        rows.filter((r) => r.keys.user_id === label.user_id),
+        label.t,
+        asServed,
+      ),
+    ]),
+  );
 
 const row = (id: string, user_id: string, eventTs: number, ingestTs: number, x: number, tag: string): ViewRow => ({
   view: 'stats',
@@ -94,7 +113,12 @@ describe('windowed aggregations in training sets', () => {
   it('follow the window bounds: a 5-minute window at 12:07:30 starts at 12:03:00 and ends at t', async () => {
     await withTempDir(async (dir) => {
       const t = T0 + 7 * MIN + 30_000;
-      const rows = [row('a', 'u', T0 + 3 * MIN - 1, T0, 1, 'p'), row('b', 'u', T0 + 3 * MIN, T0, 1, 'p'), row('c', 'u', t, T0, 1, 'p'), row('d', 'u', t + 1, T0, 1, 'p')];
+      const rows = [
+        row('a', 'u', T0 + 3 * MIN - 1, T0, 1, 'p'),
+        row('b', 'u', T0 + 3 * MIN, T0, 1, 'p'),
+        row('c', 'u', t, T0, 1, 'p'),
+        row('d', 'u', t + 1, T0, 1, 'p'),
+      ];
       const [got] = await trainingSet(dir, rows, [{ user_id: 'u', t }], false);
       expect(got?.n_5m).toBe(2);
     });
@@ -119,23 +143,28 @@ describe('windowed aggregations in training sets', () => {
     });
     const labelArb = fc.record({ user: fc.constantFrom('u1', 'u2', 'u3'), offset: fc.integer({ min: 0, max: 2 * DAY + HOUR }) });
     await fc.assert(
-      fc.asyncProperty(fc.array(rowArb, { maxLength: 40 }), fc.array(labelArb, { minLength: 1, maxLength: 8 }), fc.boolean(), async (specs, labelSpecs, asServed) => {
-        // One payload per event id (as producers send copies), copies ingested later.
-        const seen = new Map<string, ViewRow>();
-        const rows: ViewRow[] = [];
-        for (const s of specs) {
-          const id = `e${s.id}`;
-          const original = seen.get(id) ?? row(id, s.user, T0 + s.offset, T0 + s.offset + s.lag, s.x, s.tag);
-          seen.set(id, original);
-          rows.push(original);
-          if (s.copyLag !== null) rows.push({ ...original, ingestTs: original.ingestTs + s.copyLag });
-        }
-        const labels = labelSpecs.map((l) => ({ user_id: l.user, t: T0 + l.offset }));
-        await withTempDir(async (dir) => {
-          const got = await trainingSet(dir, rows, labels, asServed);
-          expect(got).toEqual(labels.map((l) => expected(rows, l, asServed)));
-        });
-      }),
+      fc.asyncProperty(
+        fc.array(rowArb, { maxLength: 40 }),
+        fc.array(labelArb, { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        async (specs, labelSpecs, asServed) => {
+          // One payload per event id (as producers send copies), copies ingested later.
+          const seen = new Map<string, ViewRow>();
+          const rows: ViewRow[] = [];
+          for (const s of specs) {
+            const id = `e${s.id}`;
+            const original = seen.get(id) ?? row(id, s.user, T0 + s.offset, T0 + s.offset + s.lag, s.x, s.tag);
+            seen.set(id, original);
+            rows.push(original);
+            if (s.copyLag !== null) rows.push({ ...original, ingestTs: original.ingestTs + s.copyLag });
+          }
+          const labels = labelSpecs.map((l) => ({ user_id: l.user, t: T0 + l.offset }));
+          await withTempDir(async (dir) => {
+            const got = await trainingSet(dir, rows, labels, asServed);
+            expect(got).toEqual(labels.map((l) => expected(rows, l, asServed)));
+          });
+        },
+      ),
       { numRuns: 40 },
     );
   });

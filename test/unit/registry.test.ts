@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import * as demo from '../../features/index.js';
 import { batchSource, type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
 import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import * as demo from '../../features/index.js';
 
 const user = entity({ name: 'user', joinKey: 'user_id' });
 const clicks = streamSource({
@@ -82,7 +82,15 @@ describe('the registry validates a definitions repo', () => {
   });
 
   it('rejects a batch source whose schedule EventBridge could not run', () => {
-    const nightly = batchSource({ name: 'nightly', schema: clicks.schema, eventTimeField: 'ts', eventIdField: 'id', location: 'batch/nightly/', format: 'csv', schedule: 'every night' });
+    const nightly = batchSource({
+      name: 'nightly',
+      schema: clicks.schema,
+      eventTimeField: 'ts',
+      eventIdField: 'id',
+      location: 'batch/nightly/',
+      format: 'csv',
+      schedule: 'every night',
+    });
     expect(() => build(nightly)).toThrow(/batch source "nightly": schedule "every night" is neither rate/);
   });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as demo from '../../features/index.js';
+import { itemKey } from '../../lambdas/core/entity-key.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../lambdas/core/errors.js';
 import { Ingestor } from '../../lambdas/core/ingest.js';
 import { applyRows, type OnlineItem } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import { itemKey } from '../../lambdas/core/entity-key.js';
 import { assembleResponse, planRequest } from '../../lambdas/core/serving.js';
 
 const registry = Registry.fromModule(demo);
