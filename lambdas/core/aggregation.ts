@@ -51,6 +51,14 @@ export const EMPTY_STATE: AggregationState = { tiles: {}, seen: {} };
 
 const SUM_DECIMALS = 1e6;
 const round = (x: number) => Math.round(x * SUM_DECIMALS) / SUM_DECIMALS;
+/**
+ * Sums are added in a different order on every path (tiles, SQL engines, the reference), so
+ * they differ in the last bits. Rounding to 9 decimals first gives every path the same double
+ * (`SUM_EXACT_DECIMALS` in the SQL too); only then is an average divided and rounded to 6, so
+ * a value exactly halfway at the 7th decimal rounds the same way everywhere.
+ */
+export const SUM_EXACT_DECIMALS = 9;
+const exact = (x: number) => Math.round(x * 10 ** SUM_EXACT_DECIMALS) / 10 ** SUM_EXACT_DECIMALS;
 
 /**
  * A 32-bit FNV-1a hash of a value's text: what approx_distinct counts. Distinct counts are
@@ -155,10 +163,10 @@ export function finalizeAggregate(aggregation: Aggregation, state: unknown): unk
     case 'count':
       return state;
     case 'sum':
-      return round(state as number);
+      return round(exact(state as number));
     case 'avg': {
       const [sum, n] = state as [number, number];
-      return n === 0 ? null : round(sum / n);
+      return n === 0 ? null : round(exact(sum) / n);
     }
     case 'min':
     case 'max':
@@ -183,7 +191,8 @@ export function finalizeSqlAggregate(aggregation: Aggregation, raw: unknown): un
     case 'approx_distinct':
       return Number(raw);
     case 'sum':
-    case 'avg':
+      return round(exact(Number(raw)));
+    case 'avg': // the SQL divides the sum rounded to SUM_EXACT_DECIMALS
       return round(Number(raw));
     case 'last_n':
       return [...(raw as unknown[])];

@@ -20,7 +20,7 @@
  * Partitions (date/hour of event_ts) outside the labels' time range are pruned.
  */
 
-import { aggregationWindows } from './aggregation.js';
+import { aggregationWindows, SUM_EXACT_DECIMALS } from './aggregation.js';
 import type { FeatureView } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { ValidationError } from './errors.js';
@@ -229,7 +229,7 @@ function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, 
         sql = `sum(${when(value)})`;
         break;
       case 'avg':
-        sql = `CAST(sum(${when(value)}) AS DOUBLE) / nullif(count(${when(value)}), 0)`;
+        sql = `round(CAST(sum(${when(value)}) AS DOUBLE), ${SUM_EXACT_DECIMALS}) / nullif(count(${when(value)}), 0)`;
         break;
       case 'min':
       case 'max':
