@@ -1,0 +1,248 @@
+/**
+ * The product's promise, as a test: one event log — days of card transactions with late,
+ * out-of-order and duplicated events — fed (a) through local mode's stream path with faults
+ * injected (DynamoDB writes that fail, an offline write that throws mid-batch so the whole
+ * batch is redelivered and bisected) and (b) through the batch path, tick by tick. After each
+ * tick the online API is asked at t = the tick's ingest time; at the end, training sets are
+ * built from each path's offline store. Every value must agree with the brute-force
+ * reference: online at t and "as served" training rows with the events ingested by t, the
+ * event-time training rows with every event.
+ *
+ * Faults are injected through the real SDK clients' middleware stacks (no emulator produces
+ * them); everything else is the deployed code over the emulators' wire protocols.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import type { Transaction } from '../../features/fraud.js';
+import { TransactionGenerator } from '../../features/generator.js';
+import * as demo from '../../features/index.js';
+import { DuckDbQueryRunner } from '../../lambdas/adapters/duckdb-runner.js';
+import { toAttributes } from '../../lambdas/adapters/online-store.js';
+import { referenceAggregate } from '../../lambdas/core/aggregation-reference.js';
+import type { Row } from '../../lambdas/core/definitions.js';
+import { Ingestor, type ViewRow } from '../../lambdas/core/ingest.js';
+import { referenceTrainingSet } from '../../lambdas/core/point-in-time-reference.js';
+import { Registry } from '../../lambdas/core/registry.js';
+import type { FeaturesResponse } from '../../lambdas/core/serving.js';
+import { batchDependencies, createBatchHandler } from '../../lambdas/handlers/batch.js';
+import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';
+import { createServeHandler } from '../../lambdas/handlers/serve.js';
+import { buildTrainingSet, createTrainingSetRunner } from '../../lambdas/sdk/training-set.js';
+import { ensureResources, localResourceNames } from '../../local/resources.js';
+import { handlerEnvironment, startLocalStore } from '../../local/store.js';
+import { useTarget } from '../support/use-target.js';
+
+const EVENTS = 50_000;
+const TICK_EVENTS = 500;
+const PROBES_PER_TICK = 12;
+const SERVICE = 'fraud_v1';
+const registry = Registry.fromModule(demo);
+const plan = registry.servicePlan(SERVICE);
+const target = useTarget();
+
+/** Counts calls of one command and fails every n-th, before the SDK's retries (so the caller sees it). */
+function failEvery(client: { middlewareStack: { add: (...args: never[]) => void } }, command: string, n: number, counter: { calls: number; failed: number }) {
+  const middleware = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    if (context.commandName === command && ++counter.calls % n === 0) {
+      counter.failed++;
+      throw Object.assign(new Error(`injected fault: ${command} #${counter.calls}`), { name: 'InjectedFault' });
+    }
+    return next(args);
+  };
+  (client.middlewareStack.add as (m: unknown, o: unknown) => void)(middleware, { step: 'initialize', name: `inject-${command}` });
+}
+
+function apiEvent(body: unknown): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'POST',
+    path: '/v1/features',
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: { 'content-type': 'application/json' },
+    requestContext: { requestId: 'consistency', identity: {} },
+  } as unknown as APIGatewayProxyEvent;
+}
+
+describe('one event log, every path, the same values', () => {
+  it('stream path with faults, batch path, online API at t and training sets agree with the reference', { timeout: 1_500_000 }, async (ctx) => {
+    const access = target.require(ctx);
+
+    // Prepare: the log, in arrival order, cut into ticks; each tick is ingested at its time.
+    const generator = new TransactionGenerator({
+      seed: 2026,
+      users: 200,
+      merchants: 40,
+      ratePerSecond: EVENTS / (4 * 86_400),
+      lateFraction: 0.05,
+      maxLatenessMs: 3 * 3_600_000,
+      duplicateFraction: 0.02,
+    });
+    const log = generator.take(EVENTS);
+    const ticks: { at: number; events: Transaction[] }[] = [];
+    let latest = 0;
+    for (let i = 0; i < log.length; i += TICK_EVENTS) {
+      const events = log.slice(i, i + TICK_EVENTS);
+      latest = Math.max(latest, ...events.map((e) => e.ts));
+      ticks.push({ at: latest + 1_000, events });
+    }
+    const users = generator.users.map((u) => u.userId);
+    const probes = ticks.map((tick, i) =>
+      Array.from({ length: PROBES_PER_TICK }, (_, j) => ({ user_id: users[(i * 7 + j * 3) % users.length] as string, t: tick.at })),
+    );
+
+    let clock = ticks[0]!.at;
+    const now = () => clock;
+    const store = await startLocalStore({ port: 0, poll: false, now, target: access, logLevel: 'ERROR', mapping: { retryBackoffMs: 1 } });
+    const batchNames = { ...localResourceNames(registry), table: 'consistency-batch', bucket: 'consistency-batch' };
+    const batchRuntime = createRuntime(readConfig(handlerEnvironment(access, batchNames, 'ERROR')), { registry, now });
+    const workDir = await mkdtemp(join(tmpdir(), 'tessera-consistency-'));
+    try {
+      await ensureResources(batchRuntime.clients, batchNames, { region: access.region });
+      const { runtime, poller } = store;
+      const dynamoFaults = { calls: 0, failed: 0 };
+      const s3Faults = { calls: 0, failed: 0 };
+      failEvery(runtime.clients.dynamodb as never, 'PutItemCommand', 101, dynamoFaults);
+      failEvery(runtime.clients.s3 as never, 'PutObjectCommand', 97, s3Faults);
+      const batchHandler = createBatchHandler(batchRuntime, batchDependencies(batchRuntime));
+      const batchServe = createServeHandler(batchRuntime);
+
+      const phases: Record<string, number> = {};
+      let mark = performance.now();
+      const phase = (name: string) => {
+        phases[name] = Math.round((performance.now() - mark) / 100) / 10;
+        mark = performance.now();
+      };
+
+      // Act: tick by tick, both paths, then ask both APIs at t.
+      const online: { stream: FeaturesResponse['results']; batch: FeaturesResponse['results'] }[] = [];
+      for (const [i, tick] of ticks.entries()) {
+        clock = tick.at;
+        const stream = runtime.registry.streamSources()[0]!.streamName;
+        await runtime.events.put(
+          stream,
+          tick.events.map((e) => ({ partitionKey: e.user_id, data: Buffer.from(JSON.stringify(e)) })),
+        );
+        await poller.drain({ timeoutMs: 300_000 });
+        const key = `raw/transactions/tick-${String(i).padStart(5, '0')}/events.jsonl`;
+        await batchRuntime.clients.s3.send(
+          new PutObjectCommand({ Bucket: batchNames.bucket, Key: key, Body: Buffer.from(tick.events.map((e) => JSON.stringify(e)).join('\n')) }),
+        );
+        await batchHandler({ source: 'transactions', location: key.slice(0, key.lastIndexOf('/') + 1), inline: true });
+
+        const request = { service: SERVICE, entities: probes[i]!.map((p) => ({ user_id: p.user_id })) };
+        const fromStream = (await (await fetch(`${store.url}/v1/features`, { method: 'POST', body: JSON.stringify(request) })).json()) as FeaturesResponse;
+        const fromBatch = JSON.parse((await batchServe(apiEvent(request))).body) as FeaturesResponse;
+        online.push({ stream: fromStream.results, batch: fromBatch.results });
+      }
+
+      phase('ticks_s');
+
+      // The reference: every arrival transformed by the same definitions, at its tick's ingest time.
+      const ingestor = new Ingestor(registry);
+      const rows = new Map<string, ViewRow[]>();
+      for (const tick of ticks) {
+        for (const event of tick.events) {
+          const outcome = ingestor.ingestEvent(demo.transactions, event, tick.at);
+          if (!outcome.ok) throw new Error(outcome.rejection.message);
+          for (const row of outcome.rows) {
+            const list = rows.get(row.view) ?? [];
+            rows.set(row.view, list);
+            list.push(row);
+          }
+        }
+      }
+      const rowsByUser = new Map<string, ViewRow[]>();
+      for (const [view, list] of rows) {
+        for (const row of list) {
+          const key = `${view}#${row.keys.user_id}`;
+          const own = rowsByUser.get(key) ?? [];
+          rowsByUser.set(key, own);
+          own.push(row);
+        }
+      }
+      const labels: Row[] = probes.flat().map((p) => ({ user_id: p.user_id, event_timestamp: p.t }));
+      const reference = (asServed: boolean) => {
+        const base = referenceTrainingSet({ plan, rows, labels, timestampColumn: 'event_timestamp', asServed });
+        return base.map((row, i) => {
+          const label = labels[i]!;
+          for (const f of plan.features.filter((x) => x.kind === 'aggregation')) {
+            const view = registry.views.get(f.view)!;
+            const aggregation = view.aggregations.find((a) => a.name === f.feature)!;
+            const own = rowsByUser.get(`${f.view}#${label.user_id}`) ?? [];
+            row[f.column] = referenceAggregate(aggregation, own, label.event_timestamp as number, asServed);
+          }
+          return row;
+        });
+      };
+      const asServed = reference(true);
+      const eventTime = reference(false);
+      phase('reference_s');
+
+      // Training sets from each path's offline store, through the DuckDB runner over the S3 API.
+      const labelsFile = join(workDir, 'labels.parquet');
+      const duck = await DuckDbQueryRunner.open();
+      await duck.exec(
+        `COPY (SELECT * FROM (VALUES ${labels.map((l) => `('${l.user_id}', ${l.event_timestamp})`).join(', ')}) AS t(user_id, event_timestamp)) TO '${labelsFile}' (FORMAT PARQUET)`,
+      );
+      const trainingSets: Record<string, Row[]> = {};
+      for (const [name, rt, bucket] of [
+        ['stream', runtime, runtime.config.bucket],
+        ['batch', batchRuntime, batchNames.bucket],
+      ] as const) {
+        for (const served of [true, false]) {
+          const out = join(workDir, `${name}-${served}.parquet`);
+          const runner = await createTrainingSetRunner({ engine: 'duckdb', s3: rt.clients.s3, bucket });
+          await buildTrainingSet({ labels: labelsFile, service: SERVICE, asServed: served, out }, { registry, runner, database: 'tessera', s3: rt.clients.s3 });
+          trainingSets[`${name}-${served ? 'as-served' : 'event-time'}`] = await duck.run(`SELECT * FROM read_parquet('${out}')`);
+        }
+      }
+      duck.close();
+      phase('training_sets_s');
+
+      // Assess: every feature at every (entity, t), on every path.
+      const columns = plan.features.map((f) => f.column);
+      const mismatches: string[] = [];
+      let comparisons = 0;
+      const compare = (what: string, index: number, got: Row, want: Row) => {
+        for (const column of columns) {
+          comparisons++;
+          if (JSON.stringify(got[column] ?? null) !== JSON.stringify(want[column] ?? null)) {
+            mismatches.push(
+              `${what} #${index} ${JSON.stringify(labels[index])} ${column}: got ${JSON.stringify(got[column])}, want ${JSON.stringify(want[column])}`,
+            );
+          }
+        }
+      };
+      for (const [i, r] of online.flatMap((o) => o.stream).entries()) compare('online (stream path)', i, r.values, asServed[i]!);
+      for (const [i, r] of online.flatMap((o) => o.batch).entries()) compare('online (batch path)', i, r.values, asServed[i]!);
+      for (const [name, set] of Object.entries(trainingSets)) {
+        const want = name.endsWith('as-served') ? asServed : eventTime;
+        for (const [i, r] of set.entries()) compare(`training set (${name})`, i, r, want[i]!);
+      }
+      // Item size: the largest aggregation item (30-day windows), as DynamoDB stores it.
+      const statsItems = await runtime.online.read(users.map((u) => `user_txn_stats#${u}`));
+      const largestItemBytes = Math.max(...[...statsItems.values()].map((item) => JSON.stringify(toAttributes(item)).length));
+      const failedBatches = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'failed-batches/' }));
+
+      console.log(
+        `consistency: ${EVENTS} events in ${ticks.length} ticks, ${labels.length} (entity, t) points × ${columns.length} features; ` +
+          `${comparisons} comparisons, ${mismatches.length} mismatches; faults injected: ${dynamoFaults.failed} DynamoDB writes, ${s3Faults.failed} offline writes; largest user_txn_stats item ${largestItemBytes} bytes; ${JSON.stringify(phases)}`,
+      );
+      expect(dynamoFaults.failed).toBeGreaterThan(0);
+      expect(s3Faults.failed).toBeGreaterThan(0);
+      expect(failedBatches.KeyCount ?? 0).toBe(0);
+      expect(labels.length).toBeGreaterThanOrEqual(1_000);
+      expect(mismatches.slice(0, 20)).toEqual([]);
+      expect(Object.values(trainingSets).every((set) => set.length === labels.length)).toBe(true);
+    } finally {
+      await store.stop();
+      batchRuntime.clients.dynamodb.destroy();
+      batchRuntime.clients.s3.destroy();
+      await rm(workDir, { recursive: true, force: true });
+    }
+  });
+});
