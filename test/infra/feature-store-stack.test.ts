@@ -243,18 +243,18 @@ describe('batch processing', () => {
     expect(() => new BatchProcessing(stack, 'None', { ...stores, batchSize: 0 })).toThrow(/batchSize 0/);
   });
 
-  test('a malformed schedule fails the synth, naming the batch source', () => {
+  test('a malformed schedule fails before anything is synthesized, naming the batch source', () => {
     const stack = new Stack(new App({ context: WITHOUT_BUNDLING }), 'BadSchedule');
-    const registry = new Registry([...testRegistry().sources.values(), batchSource({ ...manualImports, name: 'hourly', schedule: 'rate(1 hours)' })]);
-    expect(
-      () =>
-        new BatchProcessing(stack, 'Batch', {
-          registry,
-          ingestion: new Ingestion(stack, 'Ingestion', { sources: registry.streamSources() }),
-          onlineStore: new OnlineStore(stack, 'OnlineStore'),
-          offlineStore: new OfflineStore(stack, 'OfflineStore'),
-        }),
-    ).toThrow(/batch source "hourly": schedule "rate\(1 hours\)"/);
+    const synth = () => {
+      const registry = new Registry([...testRegistry().sources.values(), batchSource({ ...manualImports, name: 'hourly', schedule: 'rate(1 hours)' })]);
+      return new BatchProcessing(stack, 'Batch', {
+        registry,
+        ingestion: new Ingestion(stack, 'Ingestion', { sources: registry.streamSources() }),
+        onlineStore: new OnlineStore(stack, 'OnlineStore'),
+        offlineStore: new OfflineStore(stack, 'OfflineStore'),
+      });
+    };
+    expect(synth).toThrow(/batch source "hourly": schedule "rate\(1 hours\)"/);
   });
 });
 

@@ -19,6 +19,7 @@ import { EventSourceMapping, type EventSourceMappingOptions, FAILED_BATCH_PREFIX
 import { ensureResources, type ResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
 import type { Target } from '../support/target.js';
+import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
 
 const T = useTarget();
@@ -76,21 +77,8 @@ async function harness(ctx: TestContext, options: Partial<EventSourceMappingOpti
   return { runtime, mapping, stream: names.streams.transactions as string, bucket: names.bucket, clients, mappingClients, invocations };
 }
 
-let serial = 0;
-function txn(userId: string, overrides: Partial<Transaction> = {}): Transaction {
-  serial += 1;
-  return {
-    event_id: `esm-${run}-${serial}`,
-    user_id: userId,
-    merchant_id: 'm0001',
-    amount: 100,
-    currency: 'EUR',
-    lat: 48.8566,
-    lon: 2.3522,
-    ts: NOW - 60_000,
-    ...overrides,
-  };
-}
+/** A valid transaction with an event id no other test uses. */
+const txn = transactionMaker(`esm-${run}`, { ts: NOW - 60_000 });
 
 interface Put {
   readonly shardId: string;

@@ -16,6 +16,7 @@ import type { Invocation } from '../../local/event-source-mapping.js';
 import type { ResourceNames } from '../../local/resources.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
 import type { Target } from '../support/target.js';
+import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
 
 const T = useTarget();
@@ -61,21 +62,8 @@ afterAll(async () => {
   for (const client of Object.values(clients ?? {})) client.destroy();
 });
 
-let serial = 0;
-function txn(userId: string, overrides: Partial<Transaction> = {}): Transaction {
-  serial += 1;
-  return {
-    event_id: `serve-${run}-${serial}`,
-    user_id: userId,
-    merchant_id: 'm0007',
-    amount: 100,
-    currency: 'EUR',
-    lat: 52.52,
-    lon: 13.405,
-    ts: NOW - 60_000,
-    ...overrides,
-  };
-}
+/** A valid transaction with an event id no other test uses. */
+const txn = transactionMaker(`serve-${run}`, { merchant_id: 'm0007', lat: 52.52, lon: 13.405, ts: NOW - 60_000 });
 
 /** Events into the stream as a producer sends them, then handled by the stream handler. */
 async function ingest(s: LocalStore, events: readonly Transaction[]): Promise<void> {

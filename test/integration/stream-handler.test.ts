@@ -21,6 +21,7 @@ import { type Invocation, kinesisEvent } from '../../local/event-source-mapping.
 import type { ResourceNames } from '../../local/resources.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
 import type { Target } from '../support/target.js';
+import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
 
 const T = useTarget();
@@ -64,22 +65,8 @@ afterAll(async () => {
   for (const client of Object.values(clients ?? {})) client.destroy();
 });
 
-let serial = 0;
-/** A valid transaction of a card holder no other test uses. */
-function txn(userId: string, overrides: Partial<Transaction> = {}): Transaction {
-  serial += 1;
-  return {
-    event_id: `it-${run}-${serial}`,
-    user_id: userId,
-    merchant_id: 'm0001',
-    amount: 100,
-    currency: 'EUR',
-    lat: 48.8566,
-    lon: 2.3522,
-    ts: NOW - 60_000,
-    ...overrides,
-  };
-}
+/** A valid transaction with an event id no other test uses. */
+const txn = transactionMaker(`it-${run}`, { ts: NOW - 60_000 });
 
 interface Put {
   readonly shardId: string;
