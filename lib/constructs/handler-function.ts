@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAZY_CREDENTIAL_PROVIDERS } from './bundling.js';
 
 /** The repository root: bundling resolves entries and node_modules from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,19 +77,8 @@ export class HandlerFunction extends Construct {
         sourcesContent: false,
         // Pin the SDK we test with instead of whatever version the runtime ships.
         bundleAwsSDK: true,
-        // Credential providers the SDK loads only on demand: a Lambda's credentials are in its
-        // environment, so these are never loaded there (the runtime ships them anyway).
-        externalModules: [
-          '@aws-sdk/credential-provider-sso',
-          '@aws-sdk/credential-provider-ini',
-          '@aws-sdk/credential-provider-process',
-          '@aws-sdk/credential-provider-web-identity',
-          '@aws-sdk/credential-provider-http',
-          '@aws-sdk/credential-provider-login',
-          '@aws-sdk/nested-clients',
-          '@aws-sdk/token-providers',
-          '@smithy/credential-provider-imds',
-        ],
+        // On-demand credential providers stay out of the bundle (see bundling.ts).
+        externalModules: [...LAZY_CREDENTIAL_PROVIDERS],
         mainFields: ['module', 'main'],
       },
     });
