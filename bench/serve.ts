@@ -34,6 +34,7 @@ import * as z from 'zod';
 import { type AwsAccess, createDynamoDbClient } from '../lambdas/adapters/aws.js';
 import type { OnlineStore } from '../lambdas/adapters/online-store.js';
 import { entity, featureService, featureView, streamSource } from '../lambdas/core/definitions.js';
+import { groupKey, type OnlineGroup, onlineGroups } from '../lambdas/core/online.js';
 import { Registry } from '../lambdas/core/registry.js';
 import { createServeHandler } from '../lambdas/handlers/serve.js';
 import { startLocalStore } from '../local/store.js';
@@ -303,8 +304,9 @@ async function main(): Promise<void> {
     // The handler's own work: the same requests, the store answered from memory.
     const iterations = Number(args['handler-iterations']);
     for (const entities of [1, 100]) {
-      const pks = ITEMS.slice(0, entities).map((item) => `wide#${item}`);
-      const items = await runtime.online.read(pks, FEATURES, false);
+      const group = onlineGroups(runtime.registry.views).get('wide') as OnlineGroup;
+      const pks = ITEMS.slice(0, entities).map((item) => groupKey(group, item));
+      const items = await runtime.online.read(pks);
       const memory: OnlineStore = { read: async () => items, apply: async () => [] };
       const handler = createServeHandler({ ...runtime, online: memory });
       const event = {

@@ -23,13 +23,11 @@ import { TransactionGenerator } from '../features/generator.js';
 import type { OfflineWriter } from '../lambdas/adapters/offline-writer.js';
 import { toAttributes } from '../lambdas/adapters/online-store.js';
 import { encodeRows } from '../lambdas/adapters/parquet.js';
-import type { FeatureView } from '../lambdas/core/definitions.js';
-import type { ViewRow } from '../lambdas/core/ingest.js';
-import { applyRows, type OnlineItem } from '../lambdas/core/online.js';
 import { createRuntime } from '../lambdas/handlers/runtime.js';
 import { createStreamHandler } from '../lambdas/handlers/stream.js';
 import { kinesisEvent } from '../local/event-source-mapping.js';
 import { startLocalStore } from '../local/store.js';
+import { MemoryOnlineStore } from '../test/support/memory-online-store.js';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, probes: { type: 'string', default: '100' } } });
 const EVENTS = Number(args.events);
@@ -58,23 +56,12 @@ try {
   const e2eSeconds = (performance.now() - started) / 1000;
 
   // (2) The same handler with the store calls excluded.
-  const memory = new Map<string, OnlineItem>();
-  let writes: { view: FeatureView; item: OnlineItem }[] = [];
-  const online = {
-    read: async (pks: readonly string[]) => new Map(pks.flatMap((pk) => (memory.has(pk) ? [[pk, memory.get(pk)!] as const] : []))),
-    apply: async (view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number) => {
-      for (const [pk, rows] of rowsByPk) {
-        const next = applyRows(view, pk, memory.get(pk), rows, now);
-        if (next) {
-          memory.set(pk, next);
-          writes.push({ view, item: next });
-        }
-      }
-      return [];
-    },
-  };
+  const online = new MemoryOnlineStore();
   const offline: OfflineWriter = { write: async (view, rows) => void (await encodeRows(view, rows)) };
-  const cpuOnly = createStreamHandler(createRuntime(runtime.config, { registry: runtime.registry, online, offline, deadLetters: { write: async () => {} } }));
+  const claims = { claim: async () => ({ duplicates: new Set<string>(), failed: new Set<string>() }) };
+  const cpuOnly = createStreamHandler(
+    createRuntime(runtime.config, { registry: runtime.registry, online, offline, claims, deadLetters: { write: async () => {} } }),
+  );
   const records = events.map((e, i) => ({
     PartitionKey: e.user_id,
     SequenceNumber: String(i).padStart(20, '0'),
@@ -87,9 +74,8 @@ try {
   }
   const cpuSeconds = (performance.now() - started) / 1000;
 
-  // Baseline: the raw store calls for the items the handler wrote, one PutItem each.
-  const baselineWrites = writes.slice(0, 5_000);
-  writes = [];
+  // Baseline: the raw store calls for items the handler wrote, one PutItem each.
+  const baselineWrites = [...online.items.values()].slice(0, 5_000).map((item) => ({ item }));
   started = performance.now();
   for (let i = 0; i < baselineWrites.length; i += 32) {
     await Promise.all(
@@ -147,7 +133,7 @@ try {
     e2e_events_per_s: Math.round(EVENTS / e2eSeconds),
     handler_without_store_events_per_s: Math.round(EVENTS / cpuSeconds),
     raw_putitem_items_per_s: Math.round(rawPutsPerSecond),
-    online_items_written_without_store: memory.size,
+    online_items_written_without_store: online.items.size,
     freshness_p50_ms: round(quantile(freshness, 0.5)),
     freshness_p99_ms: round(quantile(freshness, 0.99)),
     raw_kinesis_put_to_get_p50_ms: round(quantile(rawKinesis, 0.5)),

@@ -1,27 +1,35 @@
 /**
- * The online store on DynamoDB: one item per (feature view, entity). Reads are BatchGetItem
- * (100 keys a call, chunks in parallel, UnprocessedKeys retried within a deadline); writes
- * are read-modify-write of whole items, conditional on the version read, so concurrent
- * writers and retried batches never lose or double-apply an update.
+ * The online store on DynamoDB: each entity of a group (online.ts) is a hot item and, for
+ * aggregating groups, two tier items below it. Reads are BatchGetItem (100 keys a call, chunks
+ * in parallel, UnprocessedKeys retried within a deadline); writes are read-modify-write of
+ * whole items, each conditional on the version read, so concurrent writers and retried batches
+ * never lose or double-apply an update.
  */
-import { type AttributeValue, BatchGetItemCommand, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { FeatureView } from '../core/definitions.js';
-import type { ViewRow } from '../core/ingest.js';
-import { applyRows, type OnlineItem } from '../core/online.js';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  type ConsumedCapacity,
+  type DynamoDBClient,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
 
 export interface OnlineStore {
-  /**
-   * Items by partition key; keys with no item are absent. `features` narrows the row values
-   * read, `withTiles` adds the aggregation tiles; without `features` the whole item is read.
-   */
-  read(pks: readonly string[], features?: readonly string[], withTiles?: boolean): Promise<Map<string, OnlineItem>>;
-  /** Applies rows of one view, grouped by item, at time `now`; resolves to the keys whose write failed. */
-  apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number): Promise<string[]>;
+  /** Items by partition key, read whole; keys with no item are absent. */
+  read(pks: readonly string[]): Promise<Map<string, TierItem>>;
+  /** Applies rows of one group, by entity id, at time `now`; resolves to the entity ids whose write failed. */
+  apply(group: OnlineGroup, rowsByEntity: ReadonlyMap<string, readonly PositionedRow[]>, now: number): Promise<string[]>;
 }
 
 export class ReadDeadlineExceeded extends Error {
   override readonly name = 'ReadDeadlineExceeded';
+}
+
+/** Adds up the capacity DynamoDB reports (ReturnConsumedCapacity: TOTAL), for benchmarks. */
+export interface CapacityMeter {
+  read(units: number): void;
+  write(units: number): void;
 }
 
 const BATCH_GET_LIMIT = 100;
@@ -30,45 +38,54 @@ const WRITE_READ_DEADLINE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function toAttributes(item: OnlineItem): Record<string, AttributeValue> {
-  const latest = item.latest;
-  return marshall(
-    {
-      pk: item.pk,
-      v: item.version,
-      ...(latest ? { ets: latest.eventTs, its: latest.ingestTs, eid: latest.eventId, ids: latest.idsAtEventTs, f: latest.values } : {}),
-      ...(item.aggregates ? { agg: JSON.stringify(item.aggregates.tiles), seen: JSON.stringify(item.aggregates.seen) } : {}),
-      ...(item.expiresAt !== undefined ? { ttl: item.expiresAt } : {}),
-    },
-    { removeUndefinedValues: true },
-  );
+/**
+ * An item as stored: the key, the version and the TTL as attributes (conditions and DynamoDB's
+ * TTL need them), everything else as one compact JSON string — one attribute to read, and far
+ * smaller than nested maps.
+ */
+export function toAttributes(item: TierItem): Record<string, AttributeValue> {
+  const { pk, version, expiresAt, ...body } = item;
+  return {
+    pk: { S: pk },
+    v: { N: String(version) },
+    d: { S: JSON.stringify(body) },
+    ...(expiresAt !== undefined ? { ttl: { N: String(expiresAt) } } : {}),
+  };
 }
 
-export function fromAttributes(attributes: Record<string, AttributeValue>): OnlineItem {
-  const raw = unmarshall(attributes);
+export function fromAttributes(attributes: Record<string, AttributeValue>): TierItem {
+  const body = JSON.parse(attributes.d?.S ?? '{}');
   return {
-    pk: raw.pk,
-    version: raw.v ?? 0,
-    ...(raw.ets !== undefined
-      ? { latest: { eventTs: raw.ets, ingestTs: raw.its ?? 0, eventId: raw.eid ?? '', values: raw.f ?? {}, idsAtEventTs: raw.ids ?? [] } }
-      : {}),
-    // Tiles are one JSON string: one attribute to read, and far smaller than nested maps.
-    ...(raw.agg !== undefined ? { aggregates: { tiles: JSON.parse(raw.agg), seen: raw.seen ? JSON.parse(raw.seen) : {} } } : {}),
-    ...(raw.ttl !== undefined ? { expiresAt: raw.ttl } : {}),
+    epoch: 1,
+    absorbed: 0,
+    ...body,
+    pk: attributes.pk?.S as string,
+    version: Number(attributes.v?.N ?? 0),
+    ...(attributes.ttl?.N !== undefined ? { expiresAt: Number(attributes.ttl.N) } : {}),
   };
+}
+
+/** The size DynamoDB bills an item by: attribute names plus values, in bytes. */
+export function itemBytes(attributes: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(attributes)) {
+    bytes += Buffer.byteLength(name);
+    if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
+    else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
+  }
+  return bytes;
 }
 
 export interface DynamoOnlineStoreOptions {
   /** How long a read may keep retrying unprocessed keys. @default 1000 ms */
   readonly readDeadlineMs?: number;
+  /** Receives the capacity every call consumed. @default none (not requested) */
+  readonly capacity?: CapacityMeter;
 }
-
-type Projection = { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
 
 export class DynamoOnlineStore implements OnlineStore {
   private readonly readDeadlineMs: number;
-  /** Projections by the feature list they were built for: serving asks with the same list per service. */
-  private readonly projections = new WeakMap<readonly string[], { plain?: Projection; withTiles?: Projection }>();
+  private readonly capacity: CapacityMeter | undefined;
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -76,16 +93,17 @@ export class DynamoOnlineStore implements OnlineStore {
     options: DynamoOnlineStoreOptions = {},
   ) {
     this.readDeadlineMs = options.readDeadlineMs ?? 1_000;
+    this.capacity = options.capacity;
   }
 
-  async read(pks: readonly string[], features?: readonly string[], withTiles = false): Promise<Map<string, OnlineItem>> {
-    return this.readWithin(pks, this.cachedProjection(features, withTiles), this.readDeadlineMs);
+  read(pks: readonly string[]): Promise<Map<string, TierItem>> {
+    return this.readWithin(pks, this.readDeadlineMs, false);
   }
 
-  private async readWithin(pks: readonly string[], projection: Projection, deadlineMs: number): Promise<Map<string, OnlineItem>> {
+  private async readWithin(pks: readonly string[], deadlineMs: number, consistent: boolean): Promise<Map<string, TierItem>> {
     const chunks: string[][] = [];
     for (let i = 0; i < pks.length; i += BATCH_GET_LIMIT) chunks.push(pks.slice(i, i + BATCH_GET_LIMIT));
-    const found = new Map<string, OnlineItem>();
+    const found = new Map<string, TierItem>();
     const deadline = Date.now() + deadlineMs;
     await Promise.all(
       chunks.map(async (chunk) => {
@@ -96,7 +114,13 @@ export class DynamoOnlineStore implements OnlineStore {
             if (Date.now() + wait > deadline) throw new ReadDeadlineExceeded(`${keys.length} keys still unprocessed after ${attempt} attempts`);
             await sleep(wait);
           }
-          const response = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ...projection } } }));
+          const response = await this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.tableName]: { Keys: keys, ...(consistent ? { ConsistentRead: true } : {}) } },
+              ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
+            }),
+          );
+          this.meter(response.ConsumedCapacity, 'read');
           for (const attributes of response.Responses?.[this.tableName] ?? []) {
             const item = fromAttributes(attributes);
             found.set(item.pk, item);
@@ -108,69 +132,73 @@ export class DynamoOnlineStore implements OnlineStore {
     return found;
   }
 
-  private cachedProjection(features: readonly string[] | undefined, withTiles: boolean): Projection {
-    if (!features) return {};
-    const cached = this.projections.get(features) ?? {};
-    this.projections.set(features, cached);
-    const key = withTiles ? 'withTiles' : 'plain';
-    cached[key] ??= this.projection(features, withTiles);
-    return cached[key];
-  }
-
-  /** Reads only what serving needs: the requested values, and the tiles when asked (not the dedupe set). */
-  private projection(features?: readonly string[], withTiles = false): Projection {
-    if (!features) return {};
-    const names: Record<string, string> = { '#pk': 'pk', '#v': 'v', '#ets': 'ets', '#its': 'its', '#eid': 'eid', '#f': 'f' };
-    const paths = ['#pk', '#v', '#ets', '#its', '#eid'];
-    if (withTiles) {
-      names['#agg'] = 'agg';
-      paths.push('#agg');
+  private meter(consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, kind: 'read' | 'write'): void {
+    if (!this.capacity || !consumed) return;
+    for (const c of Array.isArray(consumed) ? consumed : [consumed]) {
+      const units = kind === 'read' ? (c.ReadCapacityUnits ?? c.CapacityUnits ?? 0) : (c.WriteCapacityUnits ?? c.CapacityUnits ?? 0);
+      this.capacity[kind](units);
     }
-    features.forEach((feature, i) => {
-      names[`#a${i}`] = feature;
-      paths.push(`#f.#a${i}`);
-    });
-    return { ProjectionExpression: paths.join(', '), ExpressionAttributeNames: names };
   }
 
-  async apply(view: FeatureView, rowsByPk: ReadonlyMap<string, readonly ViewRow[]>, now: number): Promise<string[]> {
-    const pks = [...rowsByPk.keys()];
+  /** Writes one tier item over the version read; false when another writer got there first. */
+  private async put(item: TierItem, before: TierItem | undefined): Promise<boolean> {
+    try {
+      const response = await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toAttributes(item),
+          ...(before
+            ? { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':v': { N: String(before.version) } } }
+            : { ConditionExpression: 'attribute_not_exists(pk)' }),
+          ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
+        }),
+      );
+      this.meter(response.ConsumedCapacity, 'write');
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async apply(group: OnlineGroup, rowsByEntity: ReadonlyMap<string, readonly PositionedRow[]>, now: number): Promise<string[]> {
+    const keysOf = (entityId: string) => tierKeys(group, entityId);
     // Writers are not on a request's clock: they wait out unprocessed keys far longer than serving does.
-    let current = await this.readWithin(pks, {}, WRITE_READ_DEADLINE_MS);
-    let pending = pks;
+    let current = await this.readWithin([...rowsByEntity.keys()].flatMap(keysOf), WRITE_READ_DEADLINE_MS, true);
+    let pending = [...rowsByEntity.keys()];
     const failed: string[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
       const conflicts: string[] = [];
       await Promise.all(
-        pending.map(async (pk) => {
-          const before = current.get(pk);
-          const after = applyRows(view, pk, before, rowsByPk.get(pk) ?? [], now);
-          if (!after) return;
-          try {
-            await this.client.send(
-              new PutItemCommand({
-                TableName: this.tableName,
-                Item: toAttributes(after),
-                ...(before
-                  ? {
-                      ConditionExpression: '#v = :v',
-                      ExpressionAttributeNames: { '#v': 'v' },
-                      ExpressionAttributeValues: { ':v': { N: String(before.version) } },
-                    }
-                  : { ConditionExpression: 'attribute_not_exists(pk)' }),
-              }),
-            );
-          } catch (error) {
-            if (error instanceof ConditionalCheckFailedException && attempt < WRITE_ATTEMPTS - 1) conflicts.push(pk);
-            else failed.push(pk);
+        pending.map(async (entityId) => {
+          const keys = keysOf(entityId);
+          const before = keys.map((key) => current.get(key));
+          const write = applyToGroup(group, groupKey(group, entityId), before, rowsByEntity.get(entityId) ?? [], now);
+          for (const [i, item] of write.tiers.entries()) {
+            if (!item) continue;
+            let written: boolean;
+            try {
+              written = await this.put(item, before[i]);
+            } catch {
+              // The rows live in the hot item: only its failure fails them. A later tier's
+              // step (absorbing deltas) is left to the next write, which redoes it.
+              if (i === 0) failed.push(entityId);
+              return;
+            }
+            if (written) continue;
+            if (i === 0) {
+              // Another writer (a concurrent shard) won the race: back off, re-read, re-apply.
+              if (attempt < WRITE_ATTEMPTS - 1) conflicts.push(entityId);
+              else failed.push(entityId);
+            }
+            return;
           }
         }),
       );
       pending = conflicts;
       if (pending.length > 0) {
-        // Another writer (a concurrent shard) won the race: back off with jitter before re-reading.
         await sleep((5 + Math.random() * 20) * 2 ** attempt);
-        current = await this.readWithin(pending, {}, WRITE_READ_DEADLINE_MS);
+        current = await this.readWithin(pending.flatMap(keysOf), WRITE_READ_DEADLINE_MS, true);
       }
     }
     return failed;

@@ -2,9 +2,10 @@
  * The brute-force definition of a windowed aggregate, written straight from the window
  * semantics in windows.ts, without tiles. Tests hold the online tiles and the offline SQL to it.
  */
-import { compareStamps, distinctHash, finalizeAggregate } from './aggregation.js';
+import { compareStamps, finalizeAggregate } from './aggregation.js';
 import type { Aggregation } from './definitions.js';
 import { parseDuration } from './duration.js';
+import { estimateOfValues } from './hll.js';
 import type { ViewRow } from './ingest.js';
 import { windowStart } from './windows.js';
 
@@ -48,6 +49,6 @@ export function referenceAggregate(aggregation: Aggregation, rows: readonly View
         .slice(0, aggregation.n ?? 1)
         .map((s) => s[3]);
     case 'approx_distinct':
-      return new Set(values.map((r) => distinctHash(r.values[column as string]))).size;
+      return estimateOfValues(values.map((r) => r.values[column as string]));
   }
 }

@@ -10,6 +10,7 @@ import type { FeatureType, FeatureView } from './definitions.js';
 import { encodeEntityId } from './entity-key.js';
 import { DefinitionError } from './errors.js';
 import type { ViewRow } from './ingest.js';
+import { compareStamps, compareText } from './order.js';
 
 export const OFFLINE_PREFIX = 'offline/';
 
@@ -118,27 +119,9 @@ export function parseOfflineKey(key: string): OfflineKey | undefined {
   return m ? { view: m[1] as string, date: m[2] as string, hour: m[3] as string, file: m[4] as string } : undefined;
 }
 
-/**
- * Compares strings as the SQL engines compare VARCHAR (by UTF-8 bytes, which is code point
- * order). JavaScript's `<` compares UTF-16 code units and differs for characters beyond U+FFFF.
- */
-export function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i) as number;
-    const y = b.codePointAt(i) as number;
-    if (x !== y) return x < y ? -1 : 1;
-    if (x > 0xffff) i++;
-  }
-  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
-}
-
 /** The order that decides which row is the latest: (event_ts, ingest_ts, event_id), as online. */
 export function compareLatest(a: ViewRow, b: ViewRow): number {
-  if (a.eventTs !== b.eventTs) return a.eventTs < b.eventTs ? -1 : 1;
-  if (a.ingestTs !== b.ingestTs) return a.ingestTs < b.ingestTs ? -1 : 1;
-  return compareText(a.eventId, b.eventId);
+  return compareStamps([a.eventTs, a.ingestTs, a.eventId], [b.eventTs, b.ingestTs, b.eventId]);
 }
 
 /**

@@ -4,9 +4,9 @@
  * around these two functions; the OpenAPI document is generated from the same schemas.
  */
 import * as z from 'zod';
-import { entityIdOf, itemKey } from './entity-key.js';
+import { entityIdOf } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
-import { type FeatureValue, type OnlineItem, readFeatures } from './online.js';
+import { type FeatureValue, onlineGroups, readFeatures, type TierItem, tierKeys } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
 
 export const MAX_ENTITIES = 100;
@@ -77,7 +77,8 @@ export const ErrorBody = z.object({
 export interface RequestPlan {
   readonly service: string | null;
   readonly plan: ReadPlan;
-  readonly rows: readonly { readonly entity: FeaturesRequest['entities'][number]; readonly pks: ReadonlyMap<string, string> }[];
+  /** Per entity row, the keys of each view's items (its group's hot item, and the tiers below when aggregations are asked). */
+  readonly rows: readonly { readonly entity: FeaturesRequest['entities'][number]; readonly pks: ReadonlyMap<string, readonly string[]> }[];
   /** Every item to read, once. */
   readonly pks: readonly string[];
 }
@@ -92,18 +93,20 @@ export function planRequest(registry: Registry, body: unknown): RequestPlan {
   const request = parsed.data;
   const plan = request.service ? registry.servicePlan(request.service) : registry.plan(request.features as string[]);
   const pks = new Set<string>();
+  const groups = onlineGroups(registry.views);
   const rows = request.entities.map((entity, index) => {
-    const byView = new Map<string, string>();
-    for (const { view } of plan.views) {
+    const byView = new Map<string, readonly string[]>();
+    for (const { view, features } of plan.views) {
       let entityId: string;
       try {
         entityId = entityIdOf(view, entity);
       } catch (error) {
         throw new ValidationError(`entities[${index}]: ${(error as Error).message}`, { index });
       }
-      const pk = itemKey(view.name, entityId);
-      byView.set(view.name, pk);
-      pks.add(pk);
+      const keys = tierKeys(groups.get(view.name) as NonNullable<ReturnType<typeof groups.get>>, entityId);
+      const needed = features.some((f) => f.kind === 'aggregation') ? keys : keys.slice(0, 1);
+      byView.set(view.name, needed);
+      for (const pk of needed) pks.add(pk);
     }
     return { entity, pks: byView };
   });
@@ -147,11 +150,18 @@ function layoutOf(plan: ReadPlan): Layout {
 }
 
 /** The response for a planned request from the items read, at time `now`. */
-export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string, OnlineItem>, now: number): FeaturesResponse {
+export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string, TierItem>, now: number): FeaturesResponse {
   const { plan } = planned;
   const layout = layoutOf(plan);
   const results = planned.rows.map(({ entity, pks }, index) => {
-    const stored = plan.views.map(({ view, features }) => readFeatures(view, items.get(pks.get(view.name) as string), features, now));
+    const stored = plan.views.map(({ view, features }) =>
+      readFeatures(
+        view,
+        (pks.get(view.name) ?? []).map((pk) => items.get(pk)),
+        features,
+        now,
+      ),
+    );
     const computed = plan.onDemand.map((odfv, i) => {
       const context = odfv.request.safeParse(entity);
       if (!context.success) {

@@ -1,12 +1,12 @@
 /**
- * The stream handler's offline write: every transformed row of a Kinesis batch to S3 Parquet,
- * named by the batch (shard, first and last sequence number) so a retry of the same batch
- * overwrites its objects and a bisected half writes its own.
+ * The pipeline's offline write: the rows of a batch to S3 Parquet, one object per view, named
+ * by the batch (a Kinesis shard with its first and last sequence numbers, or a batch file) so
+ * a retry of the same batch overwrites its objects and a bisected half writes its own.
  *
- * Rows of items whose online write failed are left out: Lambda redelivers their records, and
- * they are written then, with the ingest_ts the online store applies them at — so the
- * offline copy that counts (the first ingested) carries the time the API started serving it,
- * and "as served" training sets reproduce the API. Records redelivered with them that had
+ * The pipeline leaves out rows of items whose online write failed: Lambda redelivers their
+ * records, and they are written then, with the ingest_ts the online store applies them at — so
+ * the offline copy that counts (the first ingested) carries the time the API started serving
+ * it, and "as served" training sets reproduce the API. Records redelivered with them that had
  * succeeded are written again with a later ingest_ts; the query drops those copies.
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -23,19 +23,13 @@ export function kinesisBatchName(event: KinesisStreamEvent): string[] {
   return [first.eventID?.split(':')[0] || 'shard', first.kinesis.sequenceNumber, last.kinesis.sequenceNumber];
 }
 
-/** Writes the rows of a batch, grouped view → item key → rows, except those of `failedPks`. */
-export async function writeBatchOffline(
-  offline: OfflineWriter,
-  registry: Registry,
-  rowsByView: ReadonlyMap<string, ReadonlyMap<string, readonly ViewRow[]>>,
-  failedPks: readonly string[],
-  batch: readonly string[],
-): Promise<void> {
-  const failed = new Set(failedPks);
-  await Promise.all(
-    [...rowsByView].map(([view, byPk]) => {
-      const rows = [...byPk].filter(([pk]) => !failed.has(pk)).flatMap(([, r]) => r);
-      return rows.length ? offline.write(registry.views.get(view) as FeatureView, rows, batch) : undefined;
-    }),
-  );
+/** Writes rows of a batch, one object per view. */
+export async function writeBatchOffline(offline: OfflineWriter, registry: Registry, rows: readonly ViewRow[], batch: readonly string[]): Promise<void> {
+  const byView = new Map<string, ViewRow[]>();
+  for (const row of rows) {
+    const viewRows = byView.get(row.view) ?? [];
+    byView.set(row.view, viewRows);
+    viewRows.push(row);
+  }
+  await Promise.all([...byView].map(([view, viewRows]) => offline.write(registry.views.get(view) as FeatureView, viewRows, batch)));
 }

@@ -1,19 +1,27 @@
 /**
  * The one write path every source goes through — the stream handler, the batch handler and
- * backfills alike: validate and transform each record (core/ingest), dead-letter the rejects,
- * apply the rows to the online store in one conditional write per item, then write the rows
- * of the items that succeeded offline. Same code, same values, whatever the path.
+ * backfills alike. The order of the steps is what makes a batch safe to retry:
+ *
+ * 1. validate and transform each record (core/ingest); dead-letter the rejects — first, so a
+ *    reject that cannot be kept fails the batch rather than being lost;
+ * 2. claim each event id for its record's position (claims.ts): a producer's duplicate at
+ *    another position is dropped here, on every view at once;
+ * 3. apply the rows to the online store, one conditional write per (group, entity) — its marks
+ *    skip rows of positions it has applied, so redeliveries change nothing;
+ * 4. write the rows of the items that succeeded offline, so no row is in the offline store
+ *    before the API serves its value (a failed item's rows are written by its retry).
+ * Same code, same values, whatever the path.
  */
-
 import type { DeadLetter } from '../adapters/dead-letters.js';
+import { longestWindowMs } from '../core/aggregation.js';
 import type { Source } from '../core/definitions.js';
-import { itemKey } from '../core/entity-key.js';
 import type { decodePayload, ViewRow } from '../core/ingest.js';
+import { dedupeHorizonMs, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
 import { writeBatchOffline } from './offline-batch.js';
 import type { Runtime } from './runtime.js';
 
 export interface PipelineRecord {
-  /** Where the record came from (`shard/sequence`, `file/line`); names its dead letter. */
+  /** Where the record came from (`shard/sequence`, `file/line`); names its dead letter and its claim. */
   readonly position: string;
   readonly arrivedAt: number;
   /** The record's bytes (base64) as received, kept in its dead letter. */
@@ -23,10 +31,18 @@ export interface PipelineRecord {
 }
 
 export interface PipelineResult {
-  /** Positions of records whose online write failed: they must be retried. */
+  /** Positions of records that were not applied and must be retried. */
   readonly failed: readonly string[];
   readonly deadLettered: number;
+  /** Records dropped as copies of an event applied from another position. */
+  readonly duplicates: number;
   readonly rows: number;
+}
+
+/** A position's partition (shard or file) and offset (sequence or line): split at its last `/`. */
+function splitPosition(position: string): { partition: string; offset: string } {
+  const at = position.lastIndexOf('/');
+  return { partition: position.slice(0, at), offset: position.slice(at + 1) };
 }
 
 /**
@@ -40,16 +56,14 @@ export async function runPipeline(
   ingestTs: number,
   batch: readonly string[],
 ): Promise<PipelineResult> {
-  const { registry, ingestor, online, deadLetters } = runtime;
+  const { registry, ingestor, online, deadLetters, claims } = runtime;
   const letters: DeadLetter[] = [];
-  // view → item key → rows, and item key → positions of the records that wrote it
-  const rowsByView = new Map<string, Map<string, ViewRow[]>>();
-  const positionsByPk = new Map<string, string[]>();
-  let rowCount = 0;
+  const accepted: { position: string; eventId: string; rows: readonly ViewRow[] }[] = [];
   for (const record of records) {
     const outcome =
       'json' in record.event ? ingestor.ingestEvent(source, record.event.json, ingestTs) : { ok: false as const, rejection: record.event.rejection };
-    if (!outcome.ok) {
+    if (outcome.ok) accepted.push({ position: record.position, eventId: outcome.eventId, rows: outcome.rows });
+    else {
       letters.push({
         source: source.name,
         position: record.position,
@@ -57,26 +71,44 @@ export async function runPipeline(
         rejection: outcome.rejection,
         payloadBase64: record.payloadBase64,
       });
-      continue;
     }
-    for (const row of outcome.rows) {
-      const pk = itemKey(row.view, row.entityId);
-      const byPk = rowsByView.get(row.view) ?? new Map<string, ViewRow[]>();
-      rowsByView.set(row.view, byPk);
-      const rowsOfPk = byPk.get(pk) ?? [];
-      byPk.set(pk, rowsOfPk);
-      rowsOfPk.push(row);
-      const positions = positionsByPk.get(pk) ?? [];
-      positionsByPk.set(pk, positions);
+  }
+  await deadLetters.write(letters);
+
+  const views = registry.viewsOfSource(source.name);
+  const horizon = dedupeHorizonMs(Math.max(0, ...views.map(longestWindowMs)));
+  const claimed = await claims.claim(source.name, accepted, ingestTs, ingestTs + horizon);
+  const applicable = accepted.filter((r) => !claimed.duplicates.has(r.position) && !claimed.failed.has(r.position));
+
+  // group → entity id → rows with their positions
+  const groups = onlineGroups(registry.views);
+  const byGroup = new Map<OnlineGroup, Map<string, PositionedRow[]>>();
+  const positionsOf = new Map<string, string[]>(); // `${group}\u0000${entity}` → record positions
+  let rowCount = 0;
+  for (const record of applicable) {
+    const { partition, offset } = splitPosition(record.position);
+    for (const row of record.rows) {
+      const group = groups.get(row.view) as OnlineGroup;
+      const byEntity = byGroup.get(group) ?? new Map<string, PositionedRow[]>();
+      byGroup.set(group, byEntity);
+      const rows = byEntity.get(row.entityId) ?? [];
+      byEntity.set(row.entityId, rows);
+      rows.push({ row, partition, offset });
+      const item = `${group.name}\u0000${row.entityId}`;
+      const positions = positionsOf.get(item) ?? [];
+      positionsOf.set(item, positions);
       positions.push(record.position);
       rowCount++;
     }
   }
-  // Dead letters first: if they cannot be kept, the whole batch is retried rather than lost.
-  await deadLetters.write(letters);
-  const failedPks = (await Promise.all([...rowsByView].map(([view, byPk]) => online.apply(registry.views.get(view)!, byPk, ingestTs)))).flat();
-  // Offline after online, leaving out rows of failed items: their retry writes them (offline-batch.ts).
-  await writeBatchOffline(runtime.offline, registry, rowsByView, failedPks, batch);
-  const failed = [...new Set(failedPks.flatMap((pk) => positionsByPk.get(pk) ?? []))];
-  return { failed, deadLettered: letters.length, rows: rowCount };
+  const failedItems = new Set(
+    (
+      await Promise.all([...byGroup].map(async ([group, byEntity]) => (await online.apply(group, byEntity, ingestTs)).map((e) => `${group.name}\u0000${e}`)))
+    ).flat(),
+  );
+  const failedPositions = new Set([...claimed.failed, ...[...failedItems].flatMap((item) => positionsOf.get(item) ?? [])]);
+  // Offline after online, leaving out the rows of failed items: their retry writes them (offline-batch.ts).
+  const offlineRows = applicable.flatMap((r) => r.rows.filter((row) => !failedItems.has(`${(groups.get(row.view) as OnlineGroup).name}\u0000${row.entityId}`)));
+  await writeBatchOffline(runtime.offline, registry, offlineRows, batch);
+  return { failed: [...failedPositions], deadLettered: letters.length, duplicates: claimed.duplicates.size, rows: rowCount };
 }

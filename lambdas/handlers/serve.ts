@@ -15,7 +15,6 @@ import { buildCatalog } from '../core/catalog.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { fromFeastRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
-import type { ReadPlan } from '../core/registry.js';
 import { assembleResponse, type FeaturesResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
 import { pushEvents } from './push.js';
@@ -25,30 +24,15 @@ type Route = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGateway
 
 const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
 
-/** What the online store is asked for on behalf of a plan: the row values read, and whether tiles are. */
-interface StoreRead {
-  readonly rowFeatures: readonly string[];
-  readonly withTiles: boolean;
-}
-
-function storeReadOf(plan: ReadPlan): StoreRead {
-  const stored = plan.views.flatMap((v) => v.features);
-  return { rowFeatures: [...new Set(stored.filter((f) => f.kind === 'row').map((f) => f.feature))], withTiles: stored.some((f) => f.kind === 'aggregation') };
-}
-
 export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const { registry, online, logger } = runtime;
   const catalog = JSON.stringify(buildCatalog(registry));
   const openApi = JSON.stringify(openApiDocument());
-  // Service plans are built with the registry; their store reads are derived once here.
-  // A plain feature list gets a new plan per request, and its read is derived from it.
-  const serviceReads = new Map([...registry.services.keys()].map((name) => [registry.servicePlan(name), storeReadOf(registry.servicePlan(name))]));
 
   async function features(body: unknown, caller: Caller): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
     const planned = planRequest(registry, body);
     authorize(registry, caller, planned);
-    const { rowFeatures, withTiles } = serviceReads.get(planned.plan) ?? storeReadOf(planned.plan);
-    const items = await online.read(planned.pks, rowFeatures, withTiles);
+    const items = await online.read(planned.pks);
     return { response: assembleResponse(planned, items, runtime.now()), joinKeys: planned.plan.joinKeys };
   }
 

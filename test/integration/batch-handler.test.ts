@@ -5,11 +5,13 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { TransactionGenerator } from '../../features/generator.js';
 import * as demo from '../../features/index.js';
 import { type Chunk, SqsChunkQueue } from '../../lambdas/adapters/chunk-queue.js';
+import { onlineGroups, tierKeys } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { batchDependencies, createBatchHandler, type RunResult } from '../../lambdas/handlers/batch.js';
 import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
+import { latestOf } from '../support/online-items.js';
 import { useTarget } from '../support/use-target.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01
@@ -58,8 +60,7 @@ describe('the batch handler', () => {
       .sort((a, b) => a.ts - b.ts)
       .filter((e) => e.user_id === events[0]!.user_id)
       .at(-1)!;
-    const items = await runtime.online.read([`user_last_txn#${last.user_id}`]);
-    expect(items.get(`user_last_txn#${last.user_id}`)?.latest?.eventId).toBe(last.event_id);
+    expect((await latestOf(runtime.online, runtime.registry, 'user_last_txn', last.user_id))?.s[2]).toBe(last.event_id);
     const letters = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'dead-letter/transactions/' }));
     expect(letters.Contents?.map((o) => o.Key).sort()).toEqual([
       'dead-letter/transactions/date=2026-01-01/raw-transactions-date=2026-01-01-part-0.jsonl-21.json',
@@ -73,7 +74,7 @@ describe('the batch handler', () => {
 
   it('changes nothing when the same run is applied again', async (ctx) => {
     await setUp(ctx);
-    const pks = ['user_txn_stats#u0001', 'user_txn_stats#u0002', 'user_last_txn#u0001'];
+    const pks = ['u0001', 'u0002'].flatMap((u) => tierKeys(onlineGroups(runtime.registry.views).get('user_txn_stats')!, u));
     const before = await runtime.online.read(pks);
     clock += 1_000;
     const handler = createBatchHandler(runtime, batchDependencies(runtime));

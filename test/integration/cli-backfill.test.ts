@@ -22,6 +22,7 @@ import { Registry } from '../../lambdas/core/registry.js';
 import { accessOf, type DiscoveryFile, LocalModeNotRunning, readDiscoveryFile, writeDiscoveryFile } from '../../local/discovery.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
 import { scheduledJobs, startTimers } from '../../local/timers.js';
+import { latestOf } from '../support/online-items.js';
 
 /** A batch source beside the demo's stream source: CSV exports in the store's bucket, every 5 minutes. */
 const cardExports = batchSource({
@@ -276,7 +277,6 @@ describe('local mode timers', { timeout: 60_000 }, () => {
 
     expect(log.info[0]).toMatch(/^batch card_exports: done in \d+\.\d s \{"jobId":"card_exports-.*","chunks":1,"queued":false,"rows":1,"rejected":0\}$/);
     expect(log.warn.filter((w) => w.includes('failed'))).toEqual([]);
-    const items = await store.runtime.online.read(['user_exported_amount#u8100']);
-    expect(items.get('user_exported_amount#u8100')?.latest?.eventId).toBe('export-1');
+    expect((await latestOf(store.runtime.online, store.runtime.registry, 'user_exported_amount', 'u8100'))?.s[2]).toBe('export-1');
   });
 });

@@ -12,12 +12,12 @@ import { GetObjectCommand, ListObjectsV2Command, type PutObjectCommandInput, S3S
 import { afterAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import type { Transaction } from '../../features/fraud.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
-import { encodeEntityId, itemKey } from '../../lambdas/core/entity-key.js';
 import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { createStreamHandler } from '../../lambdas/handlers/stream.js';
 import { EventSourceMapping, type EventSourceMappingOptions, FAILED_BATCH_PREFIX, type Invocation } from '../../local/event-source-mapping.js';
 import { ensureResources, type ResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
+import { hotKey, latestOf } from '../support/online-items.js';
 import type { Target } from '../support/target.js';
 import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
@@ -96,8 +96,7 @@ async function put(h: Harness, payloads: readonly (string | Transaction)[], part
 }
 
 async function stored(h: Harness, userId: string): Promise<boolean> {
-  const pk = itemKey('user_last_txn', encodeEntityId([userId]));
-  return (await h.runtime.online.read([pk])).has(pk);
+  return (await latestOf(h.runtime.online, h.runtime.registry, 'user_last_txn', userId)) !== undefined;
 }
 
 /** What the failure destination keeps: Lambda's invocation record, with the event as payload. */
@@ -170,7 +169,7 @@ describe('the local Kinesis event source mapping', { timeout: 60_000 }, () => {
   it('keeps records still reported failed after the last retry under failed-batches/ and moves on', async (ctx) => {
     // Prepare: INJECTED FAULT — the handler's DynamoDB client throttles every write of one item
     const h = await harness(ctx, { maxRetryAttempts: 1 });
-    const throttled = itemKey('user_last_txn', encodeEntityId(['u2102']));
+    const throttled = hotKey(h.runtime.registry, 'user_last_txn', 'u2102');
     const name = 'injected-fault-item-always-throttled';
     h.runtime.clients.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {

@@ -14,12 +14,12 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import type { Transaction } from '../../features/fraud.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
-import { encodeEntityId, itemKey } from '../../lambdas/core/entity-key.js';
-import { type FeatureValue, type OnlineItem, readFeatures } from '../../lambdas/core/online.js';
+import { type FeatureValue, readFeatures, type TierItem } from '../../lambdas/core/online.js';
 import { createStreamHandler } from '../../lambdas/handlers/stream.js';
 import { type Invocation, kinesisEvent } from '../../local/event-source-mapping.js';
 import type { ResourceNames } from '../../local/resources.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
+import { hotKey, tiersOf } from '../support/online-items.js';
 import type { Target } from '../support/target.js';
 import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
@@ -84,9 +84,9 @@ async function put(c: AwsClients, payloads: readonly (string | Transaction)[], p
   return (response.Records ?? []).map((r, i) => ({ shardId: r.ShardId as string, sequenceNumber: r.SequenceNumber as string, bytes: bytes[i] as Buffer }));
 }
 
-async function item(s: LocalStore, view: string, ...keys: string[]): Promise<OnlineItem | undefined> {
-  const pk = itemKey(view, encodeEntityId(keys));
-  return (await s.runtime.online.read([pk])).get(pk);
+/** The hot item holding `view` for an entity (its group's latest rows, marks and newest deltas). */
+async function item(s: LocalStore, view: string, ...keys: string[]): Promise<TierItem | undefined> {
+  return (await tiersOf(s.runtime.online, s.runtime.registry, view, ...keys))[0];
 }
 
 /** Feature values of one entity as the serving path computes them from the stored item. */
@@ -95,7 +95,7 @@ async function features(s: LocalStore, view: string, keys: string[], names: stri
   if (!definition) throw new Error(`no view ${view}`);
   const values = readFeatures(
     definition,
-    await item(s, view, ...keys),
+    await tiersOf(s.runtime.online, s.runtime.registry, view, ...keys),
     names.map((n) => s.runtime.registry.feature(`${view}:${n}`)),
     Date.now(),
   );
@@ -245,7 +245,7 @@ describe('the stream handler behind the event source mapping', { timeout: 60_000
     // Prepare: INJECTED FAULT — the handler's own DynamoDB client throttles the first write of
     // one item (thrown before the SDK's retry step, so the adapter sees the failure)
     const { store: s, clients: c } = await setUp(ctx);
-    const throttled = itemKey('user_last_txn', 'u1502');
+    const throttled = hotKey(s.runtime.registry, 'user_last_txn', 'u1502');
     let faults = 1;
     const name = 'injected-fault-throttled-write';
     s.runtime.clients.dynamodb.middlewareStack.add(

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as demo from '../../features/index.js';
-import { itemKey } from '../../lambdas/core/entity-key.js';
 import { Ingestor, type ViewRow } from '../../lambdas/core/ingest.js';
-import { applyRows, type OnlineItem, readFeatures } from '../../lambdas/core/online.js';
+import { dedupeHorizonMs, readFeatures } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import { MemoryOnlineStore } from '../support/memory-online-store.js';
 
 const registry = Registry.fromModule(demo);
 const ingestor = new Ingestor(registry);
@@ -20,9 +20,20 @@ function rowsOf(event: demo.Transaction, ingestTs = event.ts): ViewRow[] {
   return outcome.rows.filter((r) => r.view === 'user_last_txn') as ViewRow[];
 }
 
-const pk = itemKey('user_last_txn', 'u0001');
-const apply = (item: OnlineItem | undefined, rows: ViewRow[]) => applyRows(view, pk, item, rows, T0) ?? item;
-const amount = (item: OnlineItem | undefined) => item?.latest?.values.amount_usd;
+let offset = 0;
+/** Applies rows to the store, each batch at a new position of one shard (or `at`, for a redelivery). */
+function apply(store: MemoryOnlineStore, rows: ViewRow[], at?: number): MemoryOnlineStore {
+  const position = at ?? ++offset;
+  store.applyRows(
+    registry.views,
+    rows.map((r) => ({ ...r, offset: position })),
+    T0 + 60_000,
+  );
+  return store;
+}
+const features = registry.plan(['user_last_txn:amount_usd']).views[0]!.features;
+const amount = (store: MemoryOnlineStore) => readFeatures(view, store.tiersOf(registry.views, 'user_last_txn', 'u0001'), features, T0 + 60_000)[0]?.value;
+const fresh = () => new MemoryOnlineStore();
 
 describe('ingesting a record', () => {
   it('yields one row per view of the source, with keys and event time', () => {
@@ -69,38 +80,66 @@ describe('the online value of an entity', () => {
   it('is the newest event by event time, whatever the arrival order', () => {
     const newer = rowsOf(txn({ event_id: 'b', ts: T0 + 1000, amount: 2, currency: 'USD' }));
     const older = rowsOf(txn({ event_id: 'a', ts: T0, amount: 1, currency: 'USD' }), T0 + 2000);
-    expect(amount(apply(apply(undefined, newer), older))).toBe(2);
-    expect(amount(apply(apply(undefined, older), newer))).toBe(2);
+    expect(amount(apply(apply(fresh(), newer), older))).toBe(2);
+    expect(amount(apply(apply(fresh(), older), newer))).toBe(2);
   });
 
-  it('does not change when the same event is applied again, even with a later ingest time', () => {
-    const a = rowsOf(txn({ event_id: 'a', amount: 1, currency: 'USD' }), T0);
-    const b = rowsOf(txn({ event_id: 'b', amount: 2, currency: 'USD' }), T0 + 10);
-    const once = apply(apply(undefined, a), b);
-    const redelivered = rowsOf(txn({ event_id: 'a', amount: 1, currency: 'USD' }), T0 + 20);
-    expect(applyRows(view, pk, once, redelivered, T0)).toBeUndefined();
-    expect(amount(once)).toBe(2);
+  it('does not change when a record is redelivered at its position, even with a later ingest time', () => {
+    const store = fresh();
+    const a = rowsOf(txn({ event_id: 'a', ts: T0 + 5, amount: 1, currency: 'USD' }), T0 + 5);
+    apply(store, a, 1);
+    apply(store, rowsOf(txn({ event_id: 'b', amount: 2, currency: 'USD' }), T0 + 10), 2);
+    const before = JSON.stringify([...store.items]);
+    expect(
+      store.applyRows(
+        registry.views,
+        rowsOf(txn({ event_id: 'a', ts: T0 + 5, amount: 1, currency: 'USD' }), T0 + 20).map((r) => ({ ...r, offset: 1 })),
+        T0 + 60_000,
+      ),
+    ).toBe(0);
+    expect(JSON.stringify([...store.items])).toBe(before);
+    expect(amount(store)).toBe(1);
   });
 
   it('breaks event-time ties by the later ingest time, then the larger event id', () => {
     const early = rowsOf(txn({ event_id: 'z', amount: 1, currency: 'USD' }), T0);
     const late = rowsOf(txn({ event_id: 'a', amount: 2, currency: 'USD' }), T0 + 1);
-    expect(amount(apply(apply(undefined, late), early))).toBe(2);
+    expect(amount(apply(apply(fresh(), late), early))).toBe(2);
     const x = rowsOf(txn({ event_id: 'x', amount: 3, currency: 'USD' }), T0);
     const y = rowsOf(txn({ event_id: 'y', amount: 4, currency: 'USD' }), T0);
-    expect(amount(apply(apply(undefined, y), x))).toBe(4);
+    expect(amount(apply(apply(fresh(), y), x))).toBe(4);
   });
 
-  it('is expired once event_ts <= now - ttl, and sets the DynamoDB TTL to the same instant', () => {
-    const item = apply(undefined, rowsOf(txn({ ts: T0 })));
+  it('breaks ties between ids by code point, as the SQL engines do (U+1F600 sorts after U+FF5E)', () => {
+    const emoji = rowsOf(txn({ event_id: '\u{1f600}', amount: 5, currency: 'USD' }), T0);
+    const fullWidth = rowsOf(txn({ event_id: '\uff5e', amount: 6, currency: 'USD' }), T0);
+    expect(amount(apply(apply(fresh(), emoji), fullWidth))).toBe(5);
+    expect(amount(apply(apply(fresh(), fullWidth), emoji))).toBe(5);
+  });
+
+  it('never serves a row stamped after the request time, and serves it once that time comes', () => {
+    const store = fresh();
+    apply(store, rowsOf(txn({ event_id: 'now', ts: T0, amount: 1, currency: 'USD' }), T0));
+    apply(store, rowsOf(txn({ event_id: 'ahead', ts: T0 + 120_000, amount: 9, currency: 'USD' }), T0 + 60_000));
+    const tiers = store.tiersOf(registry.views, 'user_last_txn', 'u0001');
+    expect(readFeatures(view, tiers, features, T0 + 60_000)[0]?.value).toBe(1);
+    expect(readFeatures(view, tiers, features, T0 + 119_999)[0]?.value).toBe(1);
+    expect(readFeatures(view, tiers, features, T0 + 120_000)[0]?.value).toBe(9);
+  });
+
+  it('is expired once event_ts <= now - ttl, and the item outlives it only as long as its windows and marks need', () => {
+    const store = apply(fresh(), rowsOf(txn({ ts: T0 })));
+    const tiers = store.tiersOf(registry.views, 'user_last_txn', 'u0001');
     const features = registry.servicePlan('fraud_v1').views.find((v) => v.view.name === 'user_last_txn')!.features;
-    expect(readFeatures(view, item, features, T0 + 30 * DAY - 1)[0]?.status).toBe('present');
-    expect(readFeatures(view, item, features, T0 + 30 * DAY)[0]).toEqual({ value: null, status: 'expired', eventTs: T0 });
-    expect(item?.expiresAt).toBe((T0 + 30 * DAY) / 1000);
+    expect(readFeatures(view, tiers, features, T0 + 30 * DAY - 1)[0]?.status).toBe('present');
+    expect(readFeatures(view, tiers, features, T0 + 30 * DAY)[0]).toEqual({ value: null, status: 'expired', eventTs: T0 });
+    // The item also holds user_txn_stats (30-day windows) and the positions applied, kept over the
+    // source's dedupe horizon from the write: DynamoDB may delete it once the last of them has passed.
+    expect(tiers[0]?.expiresAt).toBe((T0 + 60_000 + dedupeHorizonMs(30 * DAY)) / 1000);
   });
 
   it('is missing when the entity has no item', () => {
     const features = registry.plan(['user_last_txn:currency']).views[0]!.features;
-    expect(readFeatures(view, undefined, features, T0)).toEqual([{ value: null, status: 'missing', eventTs: null }]);
+    expect(readFeatures(view, [undefined], features, T0)).toEqual([{ value: null, status: 'missing', eventTs: null }]);
   });
 });

@@ -9,7 +9,6 @@ import { entity, featureView } from '../../lambdas/core/definitions.js';
 import { DefinitionError } from '../../lambdas/core/errors.js';
 import {
   compactRows,
-  compareText,
   dedupeCopies,
   hiveType,
   objectName,
@@ -19,6 +18,7 @@ import {
   planCompaction,
   type StoredObject,
 } from '../../lambdas/core/offline.js';
+import { compareText } from '../../lambdas/core/order.js';
 import { byInts, byUser, events, viewRow } from './pit-fixtures.js';
 
 const HOUR = 3_600_000;

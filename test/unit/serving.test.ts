@@ -1,41 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import * as demo from '../../features/index.js';
-import { itemKey } from '../../lambdas/core/entity-key.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../lambdas/core/errors.js';
 import { Ingestor } from '../../lambdas/core/ingest.js';
-import { applyRows, type OnlineItem } from '../../lambdas/core/online.js';
+import type { TierItem } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { assembleResponse, planRequest } from '../../lambdas/core/serving.js';
+import { MemoryOnlineStore } from '../support/memory-online-store.js';
 
 const registry = Registry.fromModule(demo);
 const T0 = 1_767_225_600_000;
 
-function storeOf(...events: demo.Transaction[]): Map<string, OnlineItem> {
-  const items = new Map<string, OnlineItem>();
+function storeOf(...events: demo.Transaction[]): Map<string, TierItem> {
+  const store = new MemoryOnlineStore();
   const ingestor = new Ingestor(registry);
-  for (const event of events) {
+  events.forEach((event, i) => {
     const outcome = ingestor.ingestEvent(demo.transactions, event, event.ts);
     if (!outcome.ok) throw new Error(outcome.rejection.message);
-    for (const row of outcome.rows) {
-      const pk = itemKey(row.view, row.entityId);
-      const next = applyRows(registry.views.get(row.view)!, pk, items.get(pk), [row], event.ts);
-      if (next) items.set(pk, next);
-    }
-  }
-  return items;
+    store.applyRows(
+      registry.views,
+      outcome.rows.map((r) => ({ ...r, offset: i + 1 })),
+      event.ts,
+    );
+  });
+  return store.items;
 }
 
 describe('planning a feature request', () => {
-  it('reads each (view, entity) item once, however many rows name it', () => {
+  it("reads each entity's items once, however many rows and views name them: one group of views per source and entity", () => {
     const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0001' }, { user_id: 'u0002' }] });
+    // user_last_txn, user_txn_stats and user_location are one group; the aggregations need its warm and cold tiers.
     expect([...planned.pks].sort()).toEqual([
-      'user_last_txn#u0001',
-      'user_last_txn#u0002',
-      'user_location#u0001',
-      'user_location#u0002',
-      'user_txn_stats#u0001',
-      'user_txn_stats#u0002',
+      'transactions:user_id#u0001',
+      'transactions:user_id#u0001#1',
+      'transactions:user_id#u0001#2',
+      'transactions:user_id#u0002',
+      'transactions:user_id#u0002#1',
+      'transactions:user_id#u0002#2',
     ]);
+    const rowsOnly = planRequest(registry, { features: ['user_last_txn:currency', 'user_location:lat'], entities: [{ user_id: 'u0001' }] });
+    expect(rowsOnly.pks).toEqual(['transactions:user_id#u0001']);
   });
 
   it('rejects a row without a join key, naming the row and the key', () => {
