@@ -8,6 +8,10 @@
  * reference: online at t and "as served" training rows with the events ingested by t, the
  * event-time training rows with every event.
  *
+ * Two profiles: card holders (fraud_v1's features), and one hot merchant that takes most of
+ * the traffic — over 20 000 of its events inside one window — read by a feature list.
+ * `TESSERA_CONSISTENCY_EVENTS` scales both down for the slower conformance targets.
+ *
  * Faults are injected through the real SDK clients' middleware stacks (no emulator produces
  * them); everything else is the deployed code over the emulators' wire protocols.
  */
@@ -21,12 +25,13 @@ import type { Transaction } from '../../features/fraud.js';
 import { TransactionGenerator } from '../../features/generator.js';
 import * as demo from '../../features/index.js';
 import { DuckDbQueryRunner } from '../../lambdas/adapters/duckdb-runner.js';
-import { toAttributes } from '../../lambdas/adapters/online-store.js';
+import { itemBytes, toAttributes } from '../../lambdas/adapters/online-store.js';
 import { referenceAggregate } from '../../lambdas/core/aggregation-reference.js';
 import type { Row } from '../../lambdas/core/definitions.js';
 import { Ingestor, type ViewRow } from '../../lambdas/core/ingest.js';
+import { onlineGroups, tierKeys } from '../../lambdas/core/online.js';
 import { referenceTrainingSet } from '../../lambdas/core/point-in-time-reference.js';
-import { Registry } from '../../lambdas/core/registry.js';
+import { type ReadPlan, Registry } from '../../lambdas/core/registry.js';
 import type { FeaturesResponse } from '../../lambdas/core/serving.js';
 import { batchDependencies, createBatchHandler } from '../../lambdas/handlers/batch.js';
 import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';
@@ -36,13 +41,51 @@ import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment, startLocalStore } from '../../local/store.js';
 import { useTarget } from '../support/use-target.js';
 
-const EVENTS = 50_000;
+const SCALE = Number(process.env.TESSERA_CONSISTENCY_EVENTS ?? 50_000) / 50_000;
 const TICK_EVENTS = 500;
 const PROBES_PER_TICK = 12;
-const SERVICE = 'fraud_v1';
 const registry = Registry.fromModule(demo);
-const plan = registry.servicePlan(SERVICE);
 const target = useTarget();
+const HOT_MERCHANT = 'm0001';
+
+interface Profile {
+  readonly name: string;
+  readonly events: number;
+  readonly days: number;
+  /** The share of events moved to the hot merchant. */
+  readonly hotShare: number;
+  /** A service, or a feature list. */
+  readonly request: { readonly service: string } | { readonly features: readonly string[] };
+  readonly joinKey: 'user_id' | 'merchant_id';
+  /** The entity probed at probe j of tick i. */
+  readonly probe: (ids: { users: string[]; merchants: string[] }, i: number, j: number) => string;
+}
+
+const PROFILES: readonly Profile[] = [
+  {
+    name: 'card holders',
+    events: Math.round(50_000 * SCALE),
+    days: 4,
+    hotShare: 0,
+    request: { service: 'fraud_v1' },
+    joinKey: 'user_id',
+    probe: ({ users }, i, j) => users[(i * 7 + j * 3) % users.length] as string,
+  },
+  {
+    name: 'a hot merchant',
+    events: Math.round(40_000 * SCALE),
+    days: 1,
+    hotShare: 0.6,
+    request: {
+      features: ['merchant_txn_stats:txn_count_1h', 'merchant_txn_stats:amount_sum_1d', 'merchant_txn_stats:users_distinct_1d', 'merchant_last_txn:amount_usd'],
+    },
+    joinKey: 'merchant_id',
+    probe: ({ merchants }, i, j) => (j % 3 === 0 ? (merchants[(i + j) % merchants.length] as string) : HOT_MERCHANT),
+  },
+];
+
+const planOf = (profile: Profile): ReadPlan =>
+  'service' in profile.request ? registry.servicePlan(profile.request.service) : registry.plan([...profile.request.features]);
 
 /** Counts calls of one command and fails every n-th, before the SDK's retries (so the caller sees it). */
 function failEvery(client: { middlewareStack: { add: (...args: never[]) => void } }, command: string, n: number, counter: { calls: number; failed: number }) {
@@ -67,21 +110,25 @@ function apiEvent(body: unknown): APIGatewayProxyEvent {
   } as unknown as APIGatewayProxyEvent;
 }
 
-describe('one event log, every path, the same values', () => {
+describe.each(PROFILES)('one event log, every path, the same values: $name', (profile) => {
   it('stream path with faults, batch path, online API at t and training sets agree with the reference', { timeout: 1_500_000 }, async (ctx) => {
     const access = target.require(ctx);
+    const plan = planOf(profile);
+    const EVENTS = profile.events;
 
     // Prepare: the log, in arrival order, cut into ticks; each tick is ingested at its time.
     const generator = new TransactionGenerator({
       seed: 2026,
       users: 200,
       merchants: 40,
-      ratePerSecond: EVENTS / (4 * 86_400),
+      ratePerSecond: EVENTS / (profile.days * 86_400),
       lateFraction: 0.05,
       maxLatenessMs: 3 * 3_600_000,
       duplicateFraction: 0.02,
     });
-    const log = generator.take(EVENTS);
+    // A producer's copies stay copies: the hot merchant is chosen by the event id, not per copy.
+    const hot = (e: Transaction) => Number.parseInt(e.event_id.replace(/\D/g, '').slice(-6) || '0', 10) % 100 < profile.hotShare * 100;
+    const log = generator.take(EVENTS).map((e) => (hot(e) ? { ...e, merchant_id: HOT_MERCHANT } : e));
     const ticks: { at: number; events: Transaction[] }[] = [];
     let latest = 0;
     for (let i = 0; i < log.length; i += TICK_EVENTS) {
@@ -89,10 +136,8 @@ describe('one event log, every path, the same values', () => {
       latest = Math.max(latest, ...events.map((e) => e.ts));
       ticks.push({ at: latest + 1_000, events });
     }
-    const users = generator.users.map((u) => u.userId);
-    const probes = ticks.map((tick, i) =>
-      Array.from({ length: PROBES_PER_TICK }, (_, j) => ({ user_id: users[(i * 7 + j * 3) % users.length] as string, t: tick.at })),
-    );
+    const ids = { users: generator.users.map((u) => u.userId), merchants: [...new Set(log.map((e) => e.merchant_id))].sort() };
+    const probes = ticks.map((tick, i) => Array.from({ length: PROBES_PER_TICK }, (_, j) => ({ id: profile.probe(ids, i, j), t: tick.at })));
 
     let clock = ticks[0]!.at;
     const now = () => clock;
@@ -133,7 +178,7 @@ describe('one event log, every path, the same values', () => {
         );
         await batchHandler({ source: 'transactions', location: key.slice(0, key.lastIndexOf('/') + 1), inline: true });
 
-        const request = { service: SERVICE, entities: probes[i]!.map((p) => ({ user_id: p.user_id })) };
+        const request = { ...profile.request, entities: probes[i]!.map((p) => ({ [profile.joinKey]: p.id })) };
         const fromStream = (await (await fetch(`${store.url}/v1/features`, { method: 'POST', body: JSON.stringify(request) })).json()) as FeaturesResponse;
         const fromBatch = JSON.parse((await batchServe(apiEvent(request))).body) as FeaturesResponse;
         online.push({ stream: fromStream.results, batch: fromBatch.results });
@@ -155,16 +200,16 @@ describe('one event log, every path, the same values', () => {
           }
         }
       }
-      const rowsByUser = new Map<string, ViewRow[]>();
+      const rowsByEntity = new Map<string, ViewRow[]>();
       for (const [view, list] of rows) {
         for (const row of list) {
-          const key = `${view}#${row.keys.user_id}`;
-          const own = rowsByUser.get(key) ?? [];
-          rowsByUser.set(key, own);
+          const key = `${view}#${row.entityId}`;
+          const own = rowsByEntity.get(key) ?? [];
+          rowsByEntity.set(key, own);
           own.push(row);
         }
       }
-      const labels: Row[] = probes.flat().map((p) => ({ user_id: p.user_id, event_timestamp: p.t }));
+      const labels: Row[] = probes.flat().map((p) => ({ [profile.joinKey]: p.id, event_timestamp: p.t }));
       const reference = (asServed: boolean) => {
         const base = referenceTrainingSet({ plan, rows, labels, timestampColumn: 'event_timestamp', asServed });
         return base.map((row, i) => {
@@ -172,7 +217,7 @@ describe('one event log, every path, the same values', () => {
           for (const f of plan.features.filter((x) => x.kind === 'aggregation')) {
             const view = registry.views.get(f.view)!;
             const aggregation = view.aggregations.find((a) => a.name === f.feature)!;
-            const own = rowsByUser.get(`${f.view}#${label.user_id}`) ?? [];
+            const own = rowsByEntity.get(`${f.view}#${label[profile.joinKey]}`) ?? [];
             row[f.column] = referenceAggregate(aggregation, own, label.event_timestamp as number, asServed);
           }
           return row;
@@ -186,7 +231,7 @@ describe('one event log, every path, the same values', () => {
       const labelsFile = join(workDir, 'labels.parquet');
       const duck = await DuckDbQueryRunner.open();
       await duck.exec(
-        `COPY (SELECT * FROM (VALUES ${labels.map((l) => `('${l.user_id}', ${l.event_timestamp})`).join(', ')}) AS t(user_id, event_timestamp)) TO '${labelsFile}' (FORMAT PARQUET)`,
+        `COPY (SELECT * FROM (VALUES ${labels.map((l) => `('${l[profile.joinKey]}', ${l.event_timestamp})`).join(', ')}) AS t(${profile.joinKey}, event_timestamp)) TO '${labelsFile}' (FORMAT PARQUET)`,
       );
       const trainingSets: Record<string, Row[]> = {};
       for (const [name, rt, bucket] of [
@@ -196,7 +241,10 @@ describe('one event log, every path, the same values', () => {
         for (const served of [true, false]) {
           const out = join(workDir, `${name}-${served}.parquet`);
           const runner = await createTrainingSetRunner({ engine: 'duckdb', s3: rt.clients.s3, bucket });
-          await buildTrainingSet({ labels: labelsFile, service: SERVICE, asServed: served, out }, { registry, runner, database: 'tessera', s3: rt.clients.s3 });
+          await buildTrainingSet(
+            { labels: labelsFile, ...profile.request, asServed: served, out },
+            { registry, runner, database: 'tessera', s3: rt.clients.s3 },
+          );
           trainingSets[`${name}-${served ? 'as-served' : 'event-time'}`] = await duck.run(`SELECT * FROM read_parquet('${out}')`);
         }
       }
@@ -223,14 +271,16 @@ describe('one event log, every path, the same values', () => {
         const want = name.endsWith('as-served') ? asServed : eventTime;
         for (const [i, r] of set.entries()) compare(`training set (${name})`, i, r, want[i]!);
       }
-      // Item size: the largest aggregation item (30-day windows), as DynamoDB stores it.
-      const statsItems = await runtime.online.read(users.map((u) => `user_txn_stats#${u}`));
-      const largestItemBytes = Math.max(...[...statsItems.values()].map((item) => JSON.stringify(toAttributes(item)).length));
+      // Item size: the largest item of the profile's entities, as DynamoDB bills it.
+      const group = onlineGroups(registry.views).get(plan.views[0]!.view.name)!;
+      const entities = profile.joinKey === 'user_id' ? ids.users : ids.merchants;
+      const stored = await runtime.online.read(entities.flatMap((id) => tierKeys(group, id)));
+      const largestItemBytes = Math.max(...[...stored.values()].map((item) => itemBytes(toAttributes(item))));
       const failedBatches = await runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: runtime.config.bucket, Prefix: 'failed-batches/' }));
 
       console.log(
-        `consistency: ${EVENTS} events in ${ticks.length} ticks, ${labels.length} (entity, t) points × ${columns.length} features; ` +
-          `${comparisons} comparisons, ${mismatches.length} mismatches; faults injected: ${dynamoFaults.failed} DynamoDB writes, ${s3Faults.failed} offline writes; largest user_txn_stats item ${largestItemBytes} bytes; ${JSON.stringify(phases)}`,
+        `consistency (${profile.name}): ${EVENTS} events in ${ticks.length} ticks, ${labels.length} (entity, t) points × ${columns.length} features; ` +
+          `${comparisons} comparisons, ${mismatches.length} mismatches; faults injected: ${dynamoFaults.failed} DynamoDB writes, ${s3Faults.failed} offline writes; largest ${group.name} item ${largestItemBytes} bytes; hot merchant events: ${log.filter((e) => e.merchant_id === HOT_MERCHANT).length}; ${JSON.stringify(phases)}`,
       );
       expect(dynamoFaults.failed).toBeGreaterThan(0);
       expect(s3Faults.failed).toBeGreaterThan(0);
