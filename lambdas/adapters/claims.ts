@@ -35,6 +35,9 @@ export interface EventClaims {
 export const claimKey = (source: string, eventId: string): string => `claim#${source}#${eventId}`;
 
 const IN_FLIGHT = 32;
+/** Attempts of one claim before its record is reported failed (throttling passes quickly). */
+const ATTEMPTS = 4;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class DynamoEventClaims implements EventClaims {
   constructor(
@@ -50,22 +53,29 @@ export class DynamoEventClaims implements EventClaims {
     const worker = async () => {
       for (let i = next++; i < claims.length; i = next++) {
         const { eventId, position } = claims[i] as Claim;
-        try {
-          const response = await this.client.send(
-            new PutItemCommand({
-              TableName: this.tableName,
-              Item: { pk: { S: claimKey(source, eventId) }, p: { S: position }, ttl: { N: String(Math.ceil(expiresAt / 1000)) } },
-              // Free, ours already (a redelivery), or expired but not yet deleted by DynamoDB's TTL sweep.
-              ConditionExpression: 'attribute_not_exists(pk) OR p = :p OR #ttl < :now',
-              ExpressionAttributeNames: { '#ttl': 'ttl' },
-              ExpressionAttributeValues: { ':p': { S: position }, ':now': { N: String(Math.floor(now / 1000)) } },
-              ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
-            }),
-          );
-          if (this.capacity) this.capacity.write(response.ConsumedCapacity?.CapacityUnits ?? 0);
-        } catch (error) {
-          if (error instanceof ConditionalCheckFailedException) duplicates.add(position);
-          else failed.add(position);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const response = await this.client.send(
+              new PutItemCommand({
+                TableName: this.tableName,
+                Item: { pk: { S: claimKey(source, eventId) }, p: { S: position }, ttl: { N: String(Math.ceil(expiresAt / 1000)) } },
+                // Free, ours already (a redelivery), or expired but not yet deleted by DynamoDB's TTL sweep.
+                ConditionExpression: 'attribute_not_exists(pk) OR p = :p OR #ttl < :now',
+                ExpressionAttributeNames: { '#ttl': 'ttl' },
+                ExpressionAttributeValues: { ':p': { S: position }, ':now': { N: String(Math.floor(now / 1000)) } },
+                ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
+              }),
+            );
+            if (this.capacity) this.capacity.write(response.ConsumedCapacity?.CapacityUnits ?? 0);
+            break;
+          } catch (error) {
+            if (error instanceof ConditionalCheckFailedException) duplicates.add(position);
+            else if (attempt < ATTEMPTS) {
+              await sleep(10 * 2 ** attempt * (0.5 + Math.random() / 2));
+              continue;
+            } else failed.add(position);
+            break;
+          }
         }
       }
     };

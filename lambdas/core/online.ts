@@ -185,7 +185,7 @@ function partitionId(partition: string): string {
 }
 
 /** Compares two offsets (decimal digits without leading zeros; Kinesis's exceed 2^53). */
-const compareOffsets = (a: string, b: string): number => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
+export const compareOffsets = (a: string, b: string): number => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
 
 const emptyTier = (pk: string, epoch = 1): TierItem => ({ pk, version: 0, epoch, absorbed: 0 });
 const sizeOf = (state: object | undefined): number => (state ? JSON.stringify(state).length : 0);

@@ -16,7 +16,7 @@ import type { DeadLetter } from '../adapters/dead-letters.js';
 import { longestWindowMs } from '../core/aggregation.js';
 import type { Source } from '../core/definitions.js';
 import type { decodePayload, ViewRow } from '../core/ingest.js';
-import { dedupeHorizonMs, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
+import { compareOffsets, dedupeHorizonMs, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
 import { writeBatchOffline } from './offline-batch.js';
 import type { Runtime } from './runtime.js';
 
@@ -78,7 +78,25 @@ export async function runPipeline(
   const views = registry.viewsOfSource(source.name);
   const horizon = dedupeHorizonMs(Math.max(0, ...views.map(longestWindowMs)));
   const claimed = await claims.claim(source.name, accepted, ingestTs, ingestTs + horizon);
-  const applicable = accepted.filter((r) => !claimed.duplicates.has(r.position) && !claimed.failed.has(r.position));
+  // A record whose claim failed is retried, and with it every later record of its shard or file:
+  // the online items' marks say "every row of this partition up to here is applied", so no
+  // row may be applied past a record that is not.
+  const firstFailed = new Map<string, string>();
+  for (const position of claimed.failed) {
+    const { partition, offset } = splitPosition(position);
+    const first = firstFailed.get(partition);
+    if (first === undefined || compareOffsets(offset, first) < 0) firstFailed.set(partition, offset);
+  }
+  const held = new Set(
+    accepted
+      .filter((r) => {
+        const { partition, offset } = splitPosition(r.position);
+        const first = firstFailed.get(partition);
+        return first !== undefined && compareOffsets(offset, first) >= 0;
+      })
+      .map((r) => r.position),
+  );
+  const applicable = accepted.filter((r) => !claimed.duplicates.has(r.position) && !held.has(r.position));
 
   // group → entity id → rows with their positions
   const groups = onlineGroups(registry.views);
@@ -106,7 +124,7 @@ export async function runPipeline(
       await Promise.all([...byGroup].map(async ([group, byEntity]) => (await online.apply(group, byEntity, ingestTs)).map((e) => `${group.name}\u0000${e}`)))
     ).flat(),
   );
-  const failedPositions = new Set([...claimed.failed, ...[...failedItems].flatMap((item) => positionsOf.get(item) ?? [])]);
+  const failedPositions = new Set([...held, ...[...failedItems].flatMap((item) => positionsOf.get(item) ?? [])]);
   // Offline after online, leaving out the rows of failed items: their retry writes them (offline-batch.ts).
   const offlineRows = applicable.flatMap((r) => r.rows.filter((row) => !failedItems.has(`${(groups.get(row.view) as OnlineGroup).name}\u0000${row.entityId}`)));
   await writeBatchOffline(runtime.offline, registry, offlineRows, batch);
