@@ -125,7 +125,7 @@ describe('windowed aggregations in training sets', () => {
     expect(got).toMatchObject({ n_1d: 0, x_sum_1h: 0, x_avg_12h: null, tag_last3_1d: [], tags_distinct_2d: 0 });
   });
 
-  it('agree with the brute-force definition on random rows, copies and late rows, as served and by event time', async () => {
+  it('agree with the brute-force definition on random rows, copies and late rows, as served and by event time', { timeout: 600_000 }, async () => {
     const rowArb = fc.record({
       id: fc.integer({ min: 0, max: 60 }),
       user: fc.constantFrom('u1', 'u2'),
