@@ -188,8 +188,9 @@ export function finalizeSqlAggregate(aggregation: Aggregation, raw: unknown): un
   if (raw === null || raw === undefined) return emptyValue(aggregation);
   switch (aggregation.fn) {
     case 'count':
-    case 'approx_distinct':
       return Number(raw);
+    case 'approx_distinct': // the SQL returns the window's distinct values
+      return Array.isArray(raw) ? new Set(raw).size : Number(raw);
     case 'sum':
       return round(exact(Number(raw)));
     case 'avg': // the SQL divides the sum rounded to SUM_EXACT_DECIMALS

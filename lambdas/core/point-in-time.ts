@@ -261,8 +261,9 @@ function servedMatchCtes(
  * Windowed aggregations of one view, computed from its rows with the window bounds of
  * windows.ts: for a window W with tile g, rows with t - t % g - W + g <= event_ts <= t (and
  * ingest_ts <= t as served), each event once — its first-ingested copy, as the online tiles
- * count it. The raw aggregates come out as `<view>__<feature>`; `finalizeAggregate`
- * (aggregation.ts) turns them into values, as it does for the tiles online.
+ * count it (approx_distinct: the array of distinct non-null values). The raw aggregates come
+ * out as `<view>__<feature>`; `finalizeSqlAggregate` (aggregation.ts) turns them into values,
+ * as it does for the tiles online.
  */
 function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, keys: string[], t: string, features: readonly ResolvedFeature[]) {
   const rows = ident(`__v${i}_arows`);
@@ -310,7 +311,8 @@ function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, 
         sql = `max_by(${value}, ${ordered}, ${w.aggregation.n ?? 1})`;
         break;
       case 'approx_distinct':
-        sql = `count(DISTINCT ${when(value)})`;
+        // The distinct raw values themselves (NULL for none): finalizeSqlAggregate estimates from them as the registers online do.
+        sql = `array_agg(DISTINCT ${value}) FILTER (WHERE ${inWindow} AND ${value} IS NOT NULL)`;
         break;
     }
     return { sql: `${sql} AS ${ident(`__a${j}`)}`, feature: w.aggregation.name, alias: `__a${j}` };
