@@ -131,7 +131,8 @@ export function pointInTimeSql(query: PointInTimeQuery): string {
     }
     const features = all.filter((f) => f.kind !== 'aggregation');
     if (!features.length) return;
-    const match = query.asServed ? servedMatchCtes(query, view, i, keys, t, features, ctes) : latestMatchCtes(query, view, i, keys, t, features, ctes);
+    const input: ViewMatch = { query, view, i, keys, t, features, ctes };
+    const match = query.asServed ? servedMatchCtes(input) : latestMatchCtes(input);
     const alias = ident(`m${i}`);
     joins.push(
       `LEFT JOIN ${match} AS ${alias}\n  ON ${[...keys.map((k) => `${alias}.${k} = ${ident('l')}.${k}`), `${alias}.${t} = ${ident('l')}.${t}`].join(' AND ')}`,
@@ -146,6 +147,20 @@ export function pointInTimeSql(query: PointInTimeQuery): string {
   );
 }
 
+/** One view's part of the query: its row features, matched to the label times; CTEs are appended to `ctes`. */
+interface ViewMatch {
+  readonly query: PointInTimeQuery;
+  readonly view: FeatureView;
+  /** The view's position in the plan, naming its CTEs. */
+  readonly i: number;
+  /** Quoted join keys. */
+  readonly keys: readonly string[];
+  /** The quoted label time column. */
+  readonly t: string;
+  readonly features: readonly ResolvedFeature[];
+  readonly ctes: string[];
+}
+
 /**
  * The latest row by event time, as one sort per view instead of a range join: the view's
  * rows (first-ingested copy of each event) and the distinct label times, interleaved in one
@@ -156,15 +171,7 @@ export function pointInTimeSql(query: PointInTimeQuery): string {
  * faster and a fraction of the memory at bench:pit's size); portable window functions only
  * (no IGNORE NULLS, no structs, no QUALIFY). Returns the CTE holding (keys, t, features).
  */
-function latestMatchCtes(
-  query: PointInTimeQuery,
-  view: FeatureView,
-  i: number,
-  keys: string[],
-  t: string,
-  features: readonly ResolvedFeature[],
-  ctes: string[],
-): string {
+function latestMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
   const first = ident(`__v${i}_first`);
   const seq = ident(`__v${i}_seq`);
   const match = ident(`__v${i}_match`);
@@ -204,15 +211,7 @@ function latestMatchCtes(
  * label times: the latest event time in range by a hash aggregation, then a ranking of only
  * the rows at that time.
  */
-function servedMatchCtes(
-  query: PointInTimeQuery,
-  view: FeatureView,
-  i: number,
-  keys: string[],
-  t: string,
-  features: readonly ResolvedFeature[],
-  ctes: string[],
-): string {
+function servedMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
   const rows = ident(`__v${i}_rows`);
   const best = ident(`__v${i}_best`);
   const match = ident(`__v${i}_match`);
