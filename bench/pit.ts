@@ -14,7 +14,7 @@
  * The last line printed is one JSON object of the figures, units in the key names.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     merchants: { type: 'string', default: '10000' },
     /** Internal: run one query over the Parquet files in --data and print its figures. */
     query: { type: 'string' },
+    /** Where the data set is kept between runs (default: a temporary folder, removed). */
     data: { type: 'string' },
   },
 });
@@ -166,11 +167,12 @@ if (args.query) {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-pit-'));
+  // --data DIR keeps the generated files there (and reuses them on the next run).
+  const dir = args.data ?? mkdtempSync(join(tmpdir(), 'tessera-bench-pit-'));
   try {
     let version = '';
     const generate = await seconds(async () => {
-      version = await generateData(dir);
+      version = existsSync(join(dir, 'labels.parquet')) ? 'reused data' : await generateData(dir);
     });
     const figures: Partial<Record<QueryName, QueryFigures>> = {};
     // Each query once, in its own process, the baselines first.
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
     );
     console.log(JSON.stringify(summary));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!args.data) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -222,6 +224,7 @@ function passThrough(): string[] {
 
 /** The three views and the labels, generated in DuckDB, written as Parquet files into `dir`. */
 async function generateData(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
   const db = await DuckDbQueryRunner.open({ threads: String(args.threads) });
   const [{ version } = {}] = await db.run('SELECT version() AS version');
   await db.exec('CREATE SCHEMA bench');

@@ -166,10 +166,12 @@ interface ViewMatch {
  * rows (first-ingested copy of each event) and the distinct label times, interleaved in one
  * window ordered by (time, rows before labels, ingest_ts, event_id). A running count of rows
  * numbers the groups: each label falls in the group opened by the last row at or before its
- * time, and an equi-join on (keys, group) pairs it with that row — subject to the TTL. So
- * the cost is a sort of rows + labels, not a join of rows × labels within the TTL (3-5x
- * faster and a fraction of the memory at bench:pit's size); portable window functions only
- * (no IGNORE NULLS, no structs, no QUALIFY). Returns the CTE holding (keys, t, features).
+ * time. Only labels and the rows right before a label (`lead`, same sort) go on, so the second
+ * window — carrying that row's values to the labels of its group — sees at most twice the
+ * labels, not the rows; then the TTL. Cost: one sort of rows + labels, no join of rows ×
+ * labels within the TTL (at bench:pit's size about the time of a hand-written window query
+ * and its memory). Portable window functions only: no IGNORE NULLS, structs or QUALIFY.
+ * Returns the CTE holding (keys, t, features).
  */
 function latestMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
   const first = ident(`__v${i}_first`);
@@ -187,21 +189,24 @@ function latestMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch)
       `    FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n  ) AS ${ident('__f')}\n  WHERE ${ident('__copy')} = 1\n)`,
   );
   const nulls = (n: number) => Array.from({ length: n }, () => 'NULL');
+  const next = ident('__next');
+  const order = `${keys.join(', ')} ORDER BY ${ts}, ${label}, ${ident(INGEST_TS)}, ${ident(EVENT_ID)}`;
   const known = [...keys, t].map((c) => `${c} IS NOT NULL`).join(' AND ');
   ctes.push(
     `${seq} AS (\n  SELECT ${[...keys, ts, label, ...featureColumns].join(', ')},\n` +
-      `    sum(1 - ${label}) OVER (PARTITION BY ${keys.join(', ')} ORDER BY ${ts}, ${label}, ${ident(INGEST_TS)}, ${ident(EVENT_ID)} ROWS UNBOUNDED PRECEDING) AS ${group}\n` +
+      `    sum(1 - ${label}) OVER (PARTITION BY ${order} ROWS UNBOUNDED PRECEDING) AS ${group},\n` +
+      `    lead(${label}) OVER (PARTITION BY ${order}) AS ${next}\n` +
       `  FROM (\n    SELECT ${[...keys, `${ident(EVENT_TS)} AS ${ts}`, `0 AS ${label}`, ident(INGEST_TS), ident(EVENT_ID), ...featureColumns].join(', ')}\n    FROM ${first}\n` +
       `    UNION ALL\n    SELECT ${[...keys, `${t} AS ${ts}`, `1 AS ${label}`, ...nulls(2 + featureColumns.length)].join(', ')}\n` +
       `    FROM ${ident(`__v${i}_times`)}\n    WHERE ${known}\n  ) AS ${ident('__u')}\n)`,
   );
-  const q = (c: string) => `${ident('q')}.${c}`;
-  const r = (c: string) => `${ident('r')}.${c}`;
-  const on = [...keys, group].map((c) => `${r(c)} = ${q(c)}`);
-  const where = [`${q(label)} = 1`, `${r(label)} = 0`, ...(ttl !== undefined ? [`${r(ts)} > ${q(ts)} - ${ttl}`] : [])];
+  const eventTs = ident('__event_ts');
+  const fromRow = (c: string) => `max(CASE WHEN ${label} = 0 THEN ${c} END) OVER (PARTITION BY ${[...keys, group].join(', ')})`;
+  const inRange = [`${label} = 1`, `${eventTs} IS NOT NULL`, ...(ttl !== undefined ? [`${eventTs} > ${ts} - ${ttl}`] : [])];
   ctes.push(
-    `${match} AS (\n  SELECT ${[...keys.map(q), `${q(ts)} AS ${t}`, ...featureColumns.map(r)].join(', ')}\n` +
-      `  FROM ${seq} AS ${ident('q')}\n  JOIN ${seq} AS ${ident('r')}\n    ON ${on.join(' AND ')}\n  WHERE ${where.join(' AND ')}\n)`,
+    `${match} AS (\n  SELECT ${[...keys, `${ts} AS ${t}`, ...featureColumns].join(', ')}\n  FROM (\n` +
+      `    SELECT ${[...keys, ts, label, `${fromRow(ts)} AS ${eventTs}`, ...featureColumns.map((c) => `${fromRow(c)} AS ${c}`)].join(',\n      ')}\n` +
+      `    FROM ${seq}\n    WHERE ${label} = 1 OR ${next} = 1\n  ) AS ${ident('__w')}\n  WHERE ${inRange.join(' AND ')}\n)`,
   );
   return match;
 }
