@@ -54,8 +54,8 @@ describe('point-in-time SQL text', () => {
 
   it('compares epoch milliseconds with integer arithmetic: t - ttl as a BIGINT literal', () => {
     for (const sql of [pointInTimeSql(query()), pointInTimeSql(query({ asServed: true }))]) {
-      expect(sql).toMatch(/"r"\."(__ts|event_ts)" > "q"\."(__ts|event_timestamp)" - 86400000\b/); // by_merchant, 1d
-      expect(sql).toMatch(/"r"\."(__ts|event_ts)" > "q"\."(__ts|event_timestamp)" - 1000\b/); // by_pair, 1s
+      expect(sql).toMatch(/("__event_ts"|"r"\."event_ts") > ("__ts"|"q"\."event_timestamp") - 86400000\b/); // by_merchant, 1d
+      expect(sql).toMatch(/("__event_ts"|"r"\."event_ts") > ("__ts"|"q"\."event_timestamp") - 1000\b/); // by_pair, 1s
       expect(sql).not.toMatch(/from_unixtime|to_timestamp|epoch_ms|interval/i);
     }
   });
