@@ -302,8 +302,8 @@ export function finalizeSqlAggregate(aggregation: Aggregation, raw: unknown): un
   switch (aggregation.fn) {
     case 'count':
       return Number(raw);
-    case 'approx_distinct':
-      return Array.isArray(raw) ? estimateOfValues(raw) : Number(raw);
+    case 'approx_distinct': // the SQL returns the window's distinct values: the same sketch as online
+      return estimateOfValues(raw as unknown[]);
     case 'sum':
       return round(exact(Number(raw)));
     case 'avg': // the SQL divides the sum rounded to SUM_EXACT_DECIMALS

@@ -8,7 +8,7 @@
 #                                                PID, check that nothing of it is left and
 #                                                that it listened on loopback only.
 #
-# TARGET: dynamodb-local | localstack-host | ministack | localstack (Docker; nothing to
+# TARGET: dynamodb-local | localstack-host | ministack | trino | localstack (Docker; nothing to
 # start here: the test process starts the container, or skips without a Docker engine).
 # Targets that bind every interface run, with CMD, in a private network namespace
 # (`unshare -n`, loopback only). Exit status: CMD's, or 3 when the target could not be
@@ -23,7 +23,7 @@ usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2;
 [[ $# -ge 2 ]] || usage
 name="$1"; shift
 [[ -f "$TARGETS_DIR/$name.sh" && "$name" =~ ^[a-z-]+$ && "$name" != run && "$name" != lib && "$name" != conformance ]] \
-  || die "unknown target '$name' (dynamodb-local, localstack-host, ministack, localstack)"
+  || die "unknown target '$name' (dynamodb-local, localstack-host, ministack, trino, localstack)"
 # shellcheck source=/dev/null
 source "$TARGETS_DIR/$name.sh"
 

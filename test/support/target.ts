@@ -12,6 +12,9 @@
  *   throws `TargetUnavailable`, which the suites report as skipped.
  * - `ministack`: every service at `TESSERA_ENDPOINT` (ministack, started by
  *   `scripts/targets/run.sh ministack -- ...`), Athena included.
+ * - `trino`: the AWS services embedded; the point-in-time SQL tests execute the generated
+ *   query on Trino 476 at `TESSERA_TRINO_ENDPOINT` (`scripts/targets/run.sh trino -- ...`),
+ *   Athena's engine, instead of DuckDB (`sqlEngine()`).
  * - `aws`: a real account, opt-in. Credentials and region from the SDK's default chain;
  *   resource names from `TESSERA_TABLE`, `TESSERA_BUCKET`, `TESSERA_STREAM`,
  *   `TESSERA_GLUE_DATABASE`, `TESSERA_ATHENA_WORKGROUP`.
@@ -27,8 +30,8 @@ import { join } from 'node:path';
 import type { AwsAccess, EndpointOverrides } from '../../lambdas/adapters/aws.js';
 import { startEmulators } from '../../local/emulators.js';
 
-export type TargetName = 'embedded' | 'dynamodb-local' | 'endpoint' | 'localstack' | 'ministack' | 'aws';
-export const TARGET_NAMES: readonly TargetName[] = ['embedded', 'dynamodb-local', 'endpoint', 'localstack', 'ministack', 'aws'];
+export type TargetName = 'embedded' | 'dynamodb-local' | 'endpoint' | 'localstack' | 'ministack' | 'trino' | 'aws';
+export const TARGET_NAMES: readonly TargetName[] = ['embedded', 'dynamodb-local', 'endpoint', 'localstack', 'ministack', 'trino', 'aws'];
 
 export interface Capabilities {
   /** TransactWriteItems / TransactGetItems. */
@@ -92,6 +95,8 @@ const CAPABILITIES: Record<TargetName, Capabilities> = {
   localstack: { transactions: true, ttlDeletion: true, athena: false, sqs: true },
   // ministack: TransactWriteItems, a TTL reaper (every 60 s), Athena on DuckDB over Glue tables.
   ministack: { transactions: true, ttlDeletion: true, athena: true, sqs: true },
+  // Trino for the point-in-time SQL; the AWS services are embedded.
+  trino: { transactions: false, ttlDeletion: false, athena: false, sqs: false },
   aws: { transactions: true, ttlDeletion: true, athena: true, sqs: true },
 };
 
@@ -169,6 +174,10 @@ export async function startTarget(): Promise<Target> {
       // (it keeps one database per access key and region, so all clients must agree).
       return { ...emulators, name, capabilities, endpoints: { ...emulators.endpoints, dynamodb } };
     }
+    case 'trino': {
+      const emulators = await startEmulators();
+      return { ...emulators, name, capabilities };
+    }
     case 'endpoint':
     case 'ministack': {
       const endpoint = requiredUrl(
@@ -194,6 +203,18 @@ export async function startTarget(): Promise<Target> {
       return { name, capabilities, region: awsRegion, endpoints: {}, resources, async stop() {} };
     }
   }
+}
+
+/** Where the point-in-time SQL tests execute the generated query. */
+export type SqlEngineChoice = { readonly engine: 'duckdb' } | { readonly engine: 'trino'; readonly endpoint: string };
+
+/**
+ * The engine of the `trino` target (Trino at `TESSERA_TRINO_ENDPOINT`, started by
+ * `scripts/targets/run.sh trino -- ...`), DuckDB in-process for every other target.
+ */
+export function sqlEngine(): SqlEngineChoice {
+  if (env('TESSERA_TARGET') !== 'trino') return { engine: 'duckdb' };
+  return { engine: 'trino', endpoint: requiredUrl('TESSERA_TRINO_ENDPOINT', 'trino', 'run the tests through scripts/targets/run.sh trino -- ...') };
 }
 
 /** The Docker sockets testcontainers would try when DOCKER_HOST is unset. */

@@ -1,21 +1,17 @@
 /**
  * Shared fixtures of the point-in-time tests: a small registry whose views cover the cases
  * that matter (string, int and composite keys, TTL none / tiny / hours / a day, list
- * features), and helpers that put offline rows and labels into DuckDB the way the training
- * runners do — rows as real Parquet files in date/hour folders, so pruning is exercised too.
+ * features), and helpers that put offline rows and labels into the engine of the target
+ * (pit-engine.ts) — on DuckDB as real Parquet files in date/hour folders, so pruning is
+ * exercised too.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as z from 'zod';
-import { createOfflineView, type DuckDbQueryRunner, sqlString } from '../../lambdas/adapters/duckdb-runner.js';
-import { encodeRows } from '../../lambdas/adapters/parquet.js';
 import { entity, type FeatureView, featureService, featureView, type Row, streamSource } from '../../lambdas/core/definitions.js';
 import { encodeEntityId } from '../../lambdas/core/entity-key.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
-import { byPartition, offlineKey } from '../../lambdas/core/offline.js';
-import { ident, ROW_COLUMN } from '../../lambdas/core/point-in-time.js';
+import { ROW_COLUMN } from '../../lambdas/core/point-in-time.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import type { PitEngine } from './pit-engine.js';
 
 export const user = entity({ name: 'user', joinKey: 'user_id' });
 export const merchant = entity({ name: 'merchant', joinKey: 'merchant_id' });
@@ -77,47 +73,20 @@ export function viewRow(view: FeatureView, spec: RowSpec): ViewRow {
   };
 }
 
-/**
- * Writes each view's rows as Parquet under `<dir>/offline/<view>/date=…/hour=…/`, split into
- * `files` objects per partition (as several batches would), and creates the DuckDB views.
- */
-export async function loadOfflineRows(db: DuckDbQueryRunner, dir: string, rows: ReadonlyMap<string, readonly ViewRow[]>, files = 2): Promise<void> {
-  for (const view of VIEWS) {
-    const all = rows.get(view.name) ?? [];
-    for (const { partition, rows: inPartition } of byPartition(all).values()) {
-      for (let f = 0; f < files; f++) {
-        const part = inPartition.filter((_, i) => i % files === f);
-        if (!part.length) continue;
-        const path = join(dir, offlineKey(view.name, partition, `batch-${f}.parquet`));
-        await mkdir(join(path, '..'), { recursive: true });
-        await writeFile(path, await encodeRows(view, part));
-      }
-    }
-    await createOfflineView(db, DATABASE, { view }, all.length ? join(dir, 'offline', view.name) : undefined);
-  }
+/** Each fixture view's rows as its table (views without rows are empty tables). */
+export function loadOfflineRows(engine: PitEngine, rows: ReadonlyMap<string, readonly ViewRow[]>): Promise<void> {
+  return engine.loadViews(DATABASE, VIEWS, rows);
 }
-
-const sqlValue = (v: unknown): string => (v === null || v === undefined ? 'NULL' : typeof v === 'string' ? sqlString(v) : String(v));
 
 /** The labels table, `__row` in label order, with the columns of LABEL_COLUMNS. */
-export async function loadLabels(db: DuckDbQueryRunner, labels: readonly Row[]): Promise<void> {
-  const table = `${ident(DATABASE)}.${ident(LABELS_TABLE)}`;
-  await db.exec(`CREATE SCHEMA IF NOT EXISTS ${ident(DATABASE)}`);
-  await db.exec(
-    `CREATE OR REPLACE TABLE ${table} (${ident(ROW_COLUMN)} BIGINT, "user_id" VARCHAR, "merchant_id" VARCHAR, "a" BIGINT, "b" BIGINT, ${ident(TS)} BIGINT, "label" BIGINT)`,
+export function loadLabels(engine: PitEngine, labels: readonly Row[]): Promise<void> {
+  const columns = [ROW_COLUMN, ...LABEL_COLUMNS].map((name) => ({ name, type: ['user_id', 'merchant_id'].includes(name) ? 'string' : 'int' }) as const);
+  return engine.loadTable(
+    DATABASE,
+    LABELS_TABLE,
+    columns,
+    labels.map((l, i) => ({ ...l, [ROW_COLUMN]: i })),
   );
-  if (!labels.length) return;
-  const values = labels.map((l, i) => `(${[i, ...LABEL_COLUMNS.map((c) => l[c])].map(sqlValue).join(', ')})`);
-  await db.exec(`INSERT INTO ${table} VALUES ${values.join(', ')}`);
-}
-
-export async function withTempDir<T>(work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-pit-'));
-  try {
-    return await work(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Result rows without `__row`, in label order. */

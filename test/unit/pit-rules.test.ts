@@ -4,11 +4,11 @@
  * expectation and the brute-force reference.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDbQueryRunner } from '../../lambdas/adapters/duckdb-runner.js';
 import type { Row } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
 import { pointInTimeSql } from '../../lambdas/core/point-in-time.js';
 import { referenceTrainingSet } from '../../lambdas/core/point-in-time-reference.js';
+import { openPitEngine, type PitEngine } from './pit-engine.js';
 import {
   byInts,
   byMerchant,
@@ -24,7 +24,6 @@ import {
   TS,
   viewRow,
   withoutRow,
-  withTempDir,
 } from './pit-fixtures.js';
 
 const T = Date.UTC(2024, 5, 1, 12, 0, 0);
@@ -32,11 +31,11 @@ const SECOND = 1_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-let db: DuckDbQueryRunner;
+let engine: PitEngine;
 beforeAll(async () => {
-  db = await DuckDbQueryRunner.open({ threads: '1' });
+  engine = await openPitEngine();
 });
-afterAll(() => db.close());
+afterAll(() => engine.close());
 
 type Rows = Partial<Record<'by_user' | 'by_pair' | 'by_ints' | 'by_merchant', RowSpec[]>>;
 const VIEW_OF = { by_user: byUser, by_pair: byPair, by_ints: byInts, by_merchant: byMerchant };
@@ -47,21 +46,19 @@ const label = (t: number | null, keys: Row = {}): Row => ({ user_id: 'u1', merch
 /** Runs the SQL and the reference; asserts they agree and returns the rows (label order, no `__row`). */
 async function trainingSet(rows: Rows, labels: Row[], options: { asServed?: boolean } = {}): Promise<Row[]> {
   const viewRows = new Map<string, ViewRow[]>(Object.entries(rows).map(([name, specs]) => [name, specs.map((s) => viewRow(VIEW_OF[name as keyof Rows], s))]));
-  return withTempDir(async (dir) => {
-    await loadOfflineRows(db, dir, viewRows);
-    await loadLabels(db, labels);
-    const times = labels.map((l) => l[TS]).filter((t): t is number => typeof t === 'number');
-    const sql = pointInTimeSql({
-      plan,
-      labels: { table: { database: DATABASE, table: LABELS_TABLE }, columns: LABEL_COLUMNS, timestampColumn: TS },
-      database: DATABASE,
-      asServed: options.asServed ?? false,
-      ...(times.length ? { timeRange: { min: Math.min(...times), max: Math.max(...times) } } : {}),
-    });
-    const actual = withoutRow(await db.run(sql));
-    expect(actual).toEqual(referenceTrainingSet({ plan, rows: viewRows, labels, timestampColumn: TS, asServed: options.asServed ?? false }));
-    return actual;
+  await loadOfflineRows(engine, viewRows);
+  await loadLabels(engine, labels);
+  const times = labels.map((l) => l[TS]).filter((t): t is number => typeof t === 'number');
+  const sql = pointInTimeSql({
+    plan,
+    labels: { table: { database: DATABASE, table: LABELS_TABLE }, columns: LABEL_COLUMNS, timestampColumn: TS },
+    database: DATABASE,
+    asServed: options.asServed ?? false,
+    ...(times.length ? { timeRange: { min: Math.min(...times), max: Math.max(...times) } } : {}),
   });
+  const actual = withoutRow(await engine.run(sql));
+  expect(actual).toEqual(referenceTrainingSet({ plan, rows: viewRows, labels, timestampColumn: TS, asServed: options.asServed ?? false }));
+  return actual;
 }
 
 const u1 = (eventTs: number, x: number | null, more: Partial<RowSpec> = {}): RowSpec => ({

@@ -53,10 +53,11 @@ describe('point-in-time SQL text', () => {
   });
 
   it('compares epoch milliseconds with integer arithmetic: t - ttl as a BIGINT literal', () => {
-    const sql = pointInTimeSql(query());
-    expect(sql).toContain(`"r"."event_ts" > "q"."${TS}" - 86400000`); // by_merchant, 1d
-    expect(sql).toContain(`"r"."event_ts" > "q"."${TS}" - 1000`); // by_pair, 1s
-    expect(sql).not.toMatch(/from_unixtime|to_timestamp|epoch_ms|interval/i);
+    for (const sql of [pointInTimeSql(query()), pointInTimeSql(query({ asServed: true }))]) {
+      expect(sql).toMatch(/("__event_ts"|"r"\."event_ts") > ("__ts"|"q"\."event_timestamp") - 86400000\b/); // by_merchant, 1d
+      expect(sql).toMatch(/("__event_ts"|"r"\."event_ts") > ("__ts"|"q"\."event_timestamp") - 1000\b/); // by_pair, 1s
+      expect(sql).not.toMatch(/from_unixtime|to_timestamp|epoch_ms|interval/i);
+    }
   });
 
   it('prunes partitions to (min - ttl, max] of the label times; without a TTL only from above', () => {
