@@ -4,6 +4,7 @@
  * derived from it. Validation errors name the definition at fault.
  */
 import * as z from 'zod';
+import { checkDefinitionShape } from './definition-schema.js';
 import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { DefinitionError, NotFoundError } from './errors.js';
@@ -94,6 +95,7 @@ export class Registry {
   }
 
   private add(definition: Definition): void {
+    checkDefinitionShape(definition);
     const label = KIND_LABEL[definition.kind];
     if (!NAME.test(definition.name)) {
       throw new DefinitionError(`${label} "${definition.name}"`, 'names are lower_snake_case, 1-63 characters, starting with a letter');
