@@ -12,7 +12,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { loadRegistry } from '../cli/plan.js';
+import { countOf, loadRegistry } from '../cli/plan.js';
+import { sdkNodeWarningOnce } from '../cli/sdk-warning.js';
 import type { Transaction } from '../features/fraud.js';
 import { TransactionGenerator, userId } from '../features/generator.js';
 import type { Registry } from '../lambdas/core/registry.js';
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   // performance.now() counts from the start of this process.
   const timings: [string, number][] = [['Node.js and the code loaded', performance.now()]];
   const options = parseLocalModeOptions(process.argv.slice(2), process.env);
+  sdkNodeWarningOnce(process.env);
   if (options.help) return console.log(USAGE);
   const registry = await loadRegistry(options.definitions);
   if (options.fresh) await rm(options.dataDirectory, { recursive: true, force: true });
@@ -176,7 +178,7 @@ function printBanner(url: string, startup: string, first: Transaction | undefine
     '',
     `Tessera local mode is serving at ${url}`,
     `Ready in ${startup}.`,
-    `Definitions: ${options.definitions} (${count(registry.views.size, 'feature view')}, ${count(registry.services.size, 'feature service')}: ${[...registry.services.keys()].join(', ') || '-'}).`,
+    `Definitions: ${options.definitions} (${countOf(registry.views.size, 'feature view')}, ${countOf(registry.services.size, 'feature service')}: ${[...registry.services.keys()].join(', ') || '-'}).`,
     `Data: kept in ${options.dataDirectory} across restarts${options.fresh ? ' (started fresh)' : ''}; npm start -- --fresh starts from nothing.`,
     ...(callers.length ? [`Callers: ${callers.join('; ')}.`] : []),
   ];
@@ -208,8 +210,6 @@ function printBanner(url: string, startup: string, first: Transaction | undefine
   lines.push('', 'Ctrl-C stops everything.');
   console.log(lines.join('\n'));
 }
-
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 const formatEvery = (ms: number): string => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`);
 

@@ -36,6 +36,12 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
         records: records.length,
         deadLettered: result.deadLettered,
         failed: result.failed.length,
+        why: [
+          ...(result.deadLettered ? [`rejected records are under dead-letter/${source.name}/ with their reasons`] : []),
+          ...(result.failed.length
+            ? ['failed records lost their online write to concurrent writes of the same items (or throttling) and are retried by the event source mapping']
+            : []),
+        ].join('; '),
       });
     }
     return { batchItemFailures: result.failed.map((position) => ({ itemIdentifier: sequenceOf.get(position) as string })) };

@@ -169,6 +169,9 @@ describe('tessera backfill against a stack', () => {
       description: 'stack Fake (eu-west-1)',
       pollIntervalMs: 5,
       jobs: { create: async () => {}, record: async () => {}, get: async (id) => jobs.get(id) },
+      upload: async () => {
+        throw new Error('not in this test');
+      },
       async start(_request, onJob) {
         jobs.set(job.id, job);
         // Workers: one file every few milliseconds, the last `failed` of them in the dead-letter queue.
