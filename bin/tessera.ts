@@ -58,6 +58,13 @@ withTarget(program.command('plan'))
     }
   });
 
+withTarget(program.command('url'))
+  .description('print the API URL the other commands use, e.g. curl "$(npx tessera url)/v1/catalog"')
+  .action(async (options: TargetOptions) => {
+    const target = await resolveTarget(options, process.env);
+    console.log(target.url);
+  });
+
 withTarget(program.command('push'))
   .description('send events from a JSON-lines file to a stream source')
   .requiredOption('--file <path>', 'JSON lines, one event per line')

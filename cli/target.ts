@@ -18,6 +18,8 @@ export interface TargetOptions {
 }
 
 export interface CliTarget {
+  /** The API's base URL. */
+  readonly url: string;
   readonly description: string;
   /** Where the URL came from (`--url`, `TESSERA_URL`, the discovery file, the default), for messages. */
   readonly foundBy?: string;
@@ -67,7 +69,7 @@ export async function reach<T>(target: CliTarget, call: () => Promise<T>): Promi
 export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv): Promise<CliTarget> {
   if (!options.stack) {
     const { url, foundBy } = localApi(options, env);
-    return { description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url }) };
+    return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url }) };
   }
   const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
   const url = outputs.require('ApiUrl');
@@ -82,6 +84,7 @@ export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessE
     },
   });
   return {
+    url,
     description: `stack ${options.stack} (${region})`,
     client: new TesseraClient({ url, signing: { region, credentials: fromNodeProviderChain() } }),
     aws: { region, streams },

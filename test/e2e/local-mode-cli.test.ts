@@ -229,3 +229,44 @@ describe('the CLI against local mode on a port of its own', { timeout: 240_000 }
     expect(existsSync(join(project, DISCOVERY))).toBe(false);
   });
 });
+
+describe('local mode with your own definitions and callers', { timeout: 180_000 }, () => {
+  const ranker = 'arn:aws:iam::123456789012:role/page-ranker';
+
+  it('serves your definitions module, without the demo feed, to the callers you name', async () => {
+    // Prepare: a definitions repo of one's own, with a service only the ranker role may read.
+    await writeFile(
+      join(project, 'my-features.ts'),
+      `import * as z from 'zod';
+import { entity, featureService, featureView, streamSource } from ${JSON.stringify(join(ROOT, 'lambdas/core/definitions.ts'))};
+export const visitor = entity({ name: 'visitor', joinKey: 'visitor_id' });
+export const pageViews = streamSource({ name: 'page_views', schema: z.object({ id: z.string(), visitor_id: z.string(), page: z.string(), ts: z.number() }), eventTimeField: 'ts', eventIdField: 'id' });
+export const lastPage = featureView({ name: 'visitor_last_page', entities: [visitor], source: pageViews, features: { page: 'string' }, owner: 'web', description: 'The last page seen' });
+export const pages = featureService({ name: 'pages_v1', features: [lastPage], allowedPrincipals: [${JSON.stringify(ranker)}], owner: 'web', description: 'Pages' });
+`,
+    );
+    await writeFile(join(project, 'views.jsonl'), `${JSON.stringify({ id: 'pv-1', visitor_id: 'v1', page: '/pricing', ts: NOW - 1_000 })}\n`);
+
+    // Act
+    let local = await startLocalMode('--fresh', '--definitions', 'my-features.ts', '--principal', ranker);
+    const pushed = await tessera('push', '--file', 'views.jsonl', '--source', 'page_views', '--definitions', 'my-features.ts');
+    let page: unknown;
+    for (let i = 0; i < 30 && page !== '/pricing'; i++) {
+      const got = await tessera('get', '--service', 'pages_v1', '--entity', 'visitor_id=v1', '--json');
+      page = (JSON.parse(got.stdout || '{"results":[]}') as { results: { values: Record<string, unknown> }[] }).results[0]?.values.visitor_last_page__page;
+      if (page !== '/pricing') await new Promise((r) => setTimeout(r, 500));
+    }
+    await stop(local);
+    local = await startLocalMode('--definitions', 'my-features.ts');
+    const anonymous = await tessera('get', '--service', 'pages_v1', '--entity', 'visitor_id=v1');
+    await stop(local);
+
+    // Assess
+    expect(local.output()).toContain('Definitions: my-features.ts (1 feature view, 1 feature service: pages_v1)');
+    expect(local.output()).toContain('Demo feed: off');
+    expect(pushed.stdout).toContain('1 event sent to page_views');
+    expect(page).toBe('/pricing');
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toMatch(/tessera: the API answered 403.*pages_v1/);
+  });
+});

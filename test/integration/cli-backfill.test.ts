@@ -260,6 +260,7 @@ describe('local mode timers', { timeout: 60_000 }, () => {
     const jobs = scheduledJobs(store.runtime, { log: { info: () => {}, warn: (m) => warnings.push(m) } });
     expect(jobs.map((j) => [j.name, j.everyMs])).toEqual([
       ['compaction', 3_600_000],
+      ['batch chargebacks', 3_600_000],
       ['batch card_exports', 300_000],
     ]);
     expect(warnings).toEqual([expect.stringContaining('batch source nightly_exports: local mode runs rate(...) schedules only')]);
