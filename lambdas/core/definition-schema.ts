@@ -190,7 +190,8 @@ const SCHEMAS: Record<Definition['kind'], z.ZodObject> = {
   featureService: featureServiceSchema,
 };
 
-const LABEL: Record<Definition['kind'], string> = {
+/** How messages name each kind of definition. */
+export const KIND_LABEL: Record<Definition['kind'], string> = {
   entity: 'entity',
   stream: 'source',
   batch: 'source',
@@ -207,7 +208,7 @@ const quoteAll = (values: readonly string[]) => values.map((v) => `"${v}"`).join
  */
 export function checkDefinitionShape(definition: Definition): void {
   const schema = SCHEMAS[definition.kind];
-  const at = `${LABEL[definition.kind]} "${definition.name}"`;
+  const at = `${KIND_LABEL[definition.kind]} "${definition.name}"`;
   fail(at, schema, definition);
   if (definition.kind !== 'featureView') return;
   const functions = Object.keys(AGGREGATION_FUNCTIONS) as AggregationFunction[];

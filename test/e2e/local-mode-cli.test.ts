@@ -75,6 +75,20 @@ async function lastAmountOf(user: string, expected: number | undefined): Promise
   return last;
 }
 
+/** The sample labels' chargeback counts, as a CSV training set: the command's result and the file's lines. */
+async function chargebackTrainingSet(out: string) {
+  const training = await tessera(
+    'training-set',
+    '--labels',
+    './features/sample-data/labels.csv',
+    '--features',
+    'user_chargebacks:chargeback_count_30d',
+    '--out',
+    out,
+  );
+  return { training, rows: existsSync(join(project, out)) ? readFileSync(join(project, out), 'utf8').trim().split('\n') : [] };
+}
+
 const NOW = Date.now();
 const event = (id: string, amount: number) => ({
   event_id: id,
@@ -172,18 +186,9 @@ describe('the CLI against local mode on a port of its own', { timeout: 240_000 }
     expect(backfill.stderr).toContain("uploaded 26 files of ./features/sample-data/chargebacks to uploads/chargebacks/chargebacks/ in the store's bucket");
     expect(backfill.stdout).toMatch(/26\/26 files applied/);
     expect(backfill.stdout).toContain('60 rows written, 0 records rejected');
-    const training = await tessera(
-      'training-set',
-      '--labels',
-      './features/sample-data/labels.csv',
-      '--features',
-      'user_chargebacks:chargeback_count_30d',
-      '--out',
-      'chargebacks.csv',
-    );
+    const { training, rows } = await chargebackTrainingSet('chargebacks.csv');
     expect(training.stdout).toContain('40 rows, 1 feature');
     // u0001 disputed one transaction on 2026-01-01 and one on 2026-01-07 (features/sample-data).
-    const rows = readFileSync(join(project, 'chargebacks.csv'), 'utf8').trim().split('\n');
     expect(rows[0]).toBe('user_id,event_timestamp,is_fraud,user_chargebacks__chargeback_count_30d');
     expect(rows[1]).toMatch(/^u0001,\d+,0,2$/);
   });
@@ -198,16 +203,8 @@ describe('the CLI against local mode on a port of its own', { timeout: 240_000 }
 
     // Assess: the online value and the offline rows (a training set) are still there.
     expect(await lastAmountOf('u0001', undefined)).toBe(42);
-    const training = await tessera(
-      'training-set',
-      '--labels',
-      './features/sample-data/labels.csv',
-      '--features',
-      'user_chargebacks:chargeback_count_30d',
-      '--out',
-      'again.csv',
-    );
-    expect(readFileSync(join(project, 'again.csv'), 'utf8').trim().split('\n')[1]).toMatch(/^u0001,\d+,0,2$/);
+    const { training, rows } = await chargebackTrainingSet('again.csv');
+    expect(rows[1]).toMatch(/^u0001,\d+,0,2$/);
     expect(training.code).toBe(0);
 
     await stop(local);
