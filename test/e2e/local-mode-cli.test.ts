@@ -55,8 +55,12 @@ async function stop(local: LocalMode, signal: NodeJS.Signals = 'SIGINT', times =
 
 /** Runs the real CLI binary in the project folder. */
 function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tesseraIn(env, ...args);
+}
+
+function tesseraIn(environment: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/tessera.ts'), ...args], { cwd: project, env }, (error, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/tessera.ts'), ...args], { cwd: project, env: environment }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -169,6 +173,21 @@ describe('the CLI against local mode on a port of its own', { timeout: 240_000 }
     const plan = await tessera('plan');
     expect(plan.stdout).toContain('1 on-demand feature: txn_risk');
     expect(plan.stdout).toContain('2 sources: chargebacks [batch], transactions [stream]');
+  });
+
+  it("shows the AWS SDK's Node-version warning once, not on every command", async () => {
+    // Prepare: the SDK's own switch off, as on a newcomer's machine
+    const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _, ...newcomer } = env;
+
+    // Act: two commands that build AWS clients (and then refuse an unknown source)
+    const first = await tesseraIn(newcomer, 'backfill', '--source', 'nope', '--from', '0', '--to', '1');
+    const second = await tesseraIn(newcomer, 'backfill', '--source', 'nope', '--from', '0', '--to', '1');
+
+    // Assess
+    expect(first.stderr).toContain('unknown source "nope"; the sources are chargebacks, transactions');
+    if (Number(process.versions.node.split('.')[0]) < 22) expect(first.stderr).toContain('NodeVersionSupportWarning');
+    expect(second.stderr).not.toContain('NodeVersionSupportWarning');
+    expect(second.stderr).toContain('unknown source "nope"');
   });
 
   it("backfills the demo's sample folder through local mode's bucket, and a training set over the sample labels has its values", async () => {
