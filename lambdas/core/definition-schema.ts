@@ -96,7 +96,11 @@ export const AGGREGATION_FUNCTIONS: Readonly<Record<AggregationFunction, Functio
   max: { description: 'Largest value of the column.', column: 'any', result: "the column's type" },
   last: { description: 'The latest value of the column (by event time).', column: 'any', result: "the column's type" },
   last_n: { description: 'The latest `n` values, newest first.', column: 'any', result: "a list of the column's type", takesN: true },
-  approx_distinct: { description: 'Distinct values of the column (exact up to 32-bit hash collisions).', column: 'any', result: 'int' },
+  approx_distinct: {
+    description: 'About how many distinct values the column had (the same estimate online and in training sets).',
+    column: 'any',
+    result: 'int',
+  },
 };
 
 const AGGREGATION_FIELDS = {

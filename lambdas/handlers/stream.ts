@@ -39,7 +39,9 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
         why: [
           ...(result.deadLettered ? [`rejected records are under dead-letter/${source.name}/ with their reasons`] : []),
           ...(result.failed.length
-            ? ['failed records lost their online write to concurrent writes of the same items (or throttling) and are retried by the event source mapping']
+            ? [
+                'failed records could not be written online (a write conflict with a concurrent batch, throttling or a store error) and are retried by the event source mapping',
+              ]
             : []),
         ].join('; '),
       });
