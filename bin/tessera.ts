@@ -1,28 +1,43 @@
 #!/usr/bin/env -S npx tsx
 /**
- * The Tessera CLI. Talks to local mode (http://127.0.0.1:4000, or the stores its discovery
- * file `.work/local-endpoints.json` names) by default, or to a deployed stack with
- * `--stack NAME --region REGION` and the normal AWS credential chain.
+ * The Tessera CLI. Talks to local mode by default — found the same way by every command
+ * (cli/target.ts: --url, TESSERA_URL, the discovery file `.work/local-endpoints.json`, port
+ * 4000) — or to a deployed stack with `--stack NAME --region REGION` and the normal AWS
+ * credential chain.
  */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
-import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
+import { checkCsvLabels } from '../cli/labels.js';
+import { buildCatalog, countOf, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
+import { sdkNodeWarningOnce } from '../cli/sdk-warning.js';
 import { readStackOutputs } from '../cli/stack-outputs.js';
-import { resolveTarget, type TargetOptions } from '../cli/target.js';
+import { FINDING_LOCAL_MODE, reach, resolveTarget, type TargetOptions } from '../cli/target.js';
 import { TesseraApiError } from '../client/tessera-client.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
 
+sdkNodeWarningOnce(process.env);
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 /** The schema DuckDB puts the offline views in, locally (the Glue database's name in a stack). */
 const LOCAL_DATABASE = 'tessera';
+/** What `training-set --out` writes. */
+const OUTPUT_FORMATS = ['.parquet', '.csv'];
 
-const program = new Command('tessera').description('Tessera: a real-time feature store for AWS').showHelpAfterError();
+const program = new Command('tessera')
+  .description('Tessera: a real-time feature store for AWS')
+  .version(version, '-V, --version')
+  .showHelpAfterError()
+  .addHelpText('after', `\n${FINDING_LOCAL_MODE}`);
 
 const withTarget = (command: Command) =>
   command
-    .option('--url <url>', 'the API of local mode (or any Tessera API without IAM)', process.env.TESSERA_URL)
+    .addHelpText('after', `\n${FINDING_LOCAL_MODE}`)
+    .option('--url <url>', 'the API of local mode (or any Tessera API without IAM); default: TESSERA_URL, else the running local mode')
     .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name)')
     .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'));
 
@@ -37,10 +52,17 @@ withTarget(program.command('plan'))
     console.log(`Definitions in ${options.definitions} are valid.\n${describeCatalog(catalog)}\n`);
     const target = await resolveTarget(options, process.env);
     try {
-      console.log(describeChanges(diffCatalogs(await target.client.catalog(), catalog), target.description));
+      console.log(describeChanges(diffCatalogs(await reach(target, () => target.client.catalog()), catalog), target.description));
     } catch (error) {
-      console.log(`Could not read the catalog of ${target.description} (${(error as Error).message}); everything would be new.`);
+      console.log(`Could not read the catalog to compare with: ${(error as Error).message}. Everything would be new.`);
     }
+  });
+
+withTarget(program.command('url'))
+  .description('print the API URL the other commands use, e.g. curl "$(npx tessera url)/v1/catalog"')
+  .action(async (options: TargetOptions) => {
+    const target = await resolveTarget(options, process.env);
+    console.log(target.url);
   });
 
 withTarget(program.command('push'))
@@ -51,8 +73,8 @@ withTarget(program.command('push'))
   .action(async (options: TargetOptions & { file: string; source: string; definitions: string }) => {
     const registry = await loadRegistry(options.definitions);
     const target = await resolveTarget(options, process.env);
-    const summary = await pushFile(options.file, options.source, registry, target, process.stderr.isTTY === true);
-    console.log(`${summary.sent} events sent to ${options.source} on ${target.description}; ${summary.rejected.length} rejected.`);
+    const summary = await reach(target, () => pushFile(options.file, options.source, registry, target, process.stderr.isTTY === true));
+    console.log(`${countOf(summary.sent, 'event')} sent to ${options.source} on ${target.description}; ${summary.rejected.length} rejected.`);
     for (const { line, rejection } of summary.rejected.slice(0, 20)) console.log(`  line ${line}: ${rejection.code}: ${rejection.message}`);
     if (summary.rejected.length > 20) console.log(`  … and ${summary.rejected.length - 20} more`);
     if (summary.rejected.length) process.exitCode = 2;
@@ -64,8 +86,14 @@ withTarget(program.command('get'))
   .option('--features <refs>', 'comma-separated view:feature references (instead of --service)')
   .requiredOption('--entity <key=value...>', 'an entity row: join keys and request context, comma-separated; repeat for more rows')
   .option('--json', 'print the API response as JSON')
-  .action(async (options: TargetOptions & { service?: string; features?: string; entity: string[]; json?: boolean }) => {
+  .action(async (options: TargetOptions & { service?: string; features?: string; entity: string[]; json?: boolean }, command: Command) => {
     const target = await resolveTarget(options, process.env);
+    if ((options.service === undefined) === (options.features === undefined)) {
+      const services = await reach(target, () => target.client.catalog())
+        .then((catalog) => ` (services on ${target.description}: ${catalog.featureServices.map((s) => s.name).join(', ') || 'none'})`)
+        .catch(() => '');
+      command.error(`error: give either --service NAME${services} or --features view:feature,…`);
+    }
     const entities = options.entity.map((row) =>
       Object.fromEntries(
         row.split(',').map((pair) => {
@@ -75,10 +103,12 @@ withTarget(program.command('get'))
         }),
       ),
     );
-    const response = await target.client.getFeatures({
-      ...(options.service ? { service: options.service } : { features: (options.features ?? '').split(',').filter(Boolean) }),
-      entities,
-    });
+    const response = await reach(target, () =>
+      target.client.getFeatures({
+        ...(options.service ? { service: options.service } : { features: (options.features ?? '').split(',').filter(Boolean) }),
+        entities,
+      }),
+    );
     if (options.json) return console.log(JSON.stringify(response, null, 2));
     for (const result of response.results) {
       console.log(JSON.stringify(result.entity));
@@ -98,7 +128,10 @@ program
   .option('--view <view>', "a feature view: applies the view's source, which rebuilds every view of that source")
   .requiredOption('--from <time>', 'start of the range (ISO-8601 or epoch ms)')
   .requiredOption('--to <time>', 'end of the range, inclusive (ISO-8601 or epoch ms)')
-  .option('--location <prefix|s3://…>', "files elsewhere than the source's own location (a deployed stack must be granted it: backfillReadLocations)")
+  .option(
+    '--location <./dir|prefix|s3://…>',
+    "files elsewhere than the source's own location: a local folder (uploaded to local mode's bucket first), a key prefix or s3://… (a deployed stack must be granted it: backfillReadLocations)",
+  )
   .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
   .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
   .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
@@ -149,6 +182,12 @@ program
       command: Command,
     ) => {
       if ((options.service === undefined) === (options.features === undefined)) command.error('error: give either --service or --features');
+      if (!OUTPUT_FORMATS.includes(extname(options.out).toLowerCase())) {
+        command.error(`error: --out ${options.out}: write a ${OUTPUT_FORMATS.join(' or ')} file (the format follows the extension)`);
+      }
+      if (!options.labels.startsWith('s3://') && extname(options.labels).toLowerCase() === '.csv') {
+        await checkCsvLabels(options.labels, options.timestampColumn);
+      }
       // Loaded here: DuckDB is a native module the other commands do without.
       const [{ trainingSetCommand }, { createTrainingSetRunner }, { S3Client }, { AthenaClient }] = await Promise.all([
         import('../lambdas/sdk/training-set-command.js'),
@@ -200,6 +239,7 @@ program
   );
 
 program.parseAsync().catch((error: unknown) => {
+  // Errors a user acts on carry their own text; nothing else needs a stack trace here either.
   if (error instanceof TesseraApiError) console.error(`tessera: the API answered ${error.message}`);
   else console.error(`tessera: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -15,9 +15,13 @@
  * re-applies every view of that source (a run is per source; views already current change
  * nothing, since the pipeline is idempotent per event).
  */
+import type { Dirent } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import cliProgress from 'cli-progress';
 import { DynamoJobStore, type JobProgress, type JobStore } from '../lambdas/adapters/jobs.js';
@@ -40,7 +44,10 @@ export interface BackfillOptions {
   readonly from: string;
   /** End of the range, inclusive. */
   readonly to: string;
-  /** Files elsewhere than the source's own location: a key prefix of the store's bucket or `s3://bucket/prefix/`. */
+  /**
+   * Files elsewhere than the source's own location: a local folder (`./…`, `../…` or `/…`,
+   * uploaded to the store's bucket first), a key prefix of the store's bucket or `s3://bucket/prefix/`.
+   */
   readonly location?: string;
 }
 
@@ -50,6 +57,8 @@ export interface BackfillTarget {
   readonly jobs: JobStore;
   /** How often the job item is read while the run goes on. */
   readonly pollIntervalMs: number;
+  /** Copies the files of a local folder into the store's bucket; returns the key prefix they are under. */
+  upload(folder: string, source: string): Promise<{ prefix: string; files: number }>;
   /** Runs `request`; `onJob` hears the job id as soon as the job exists. */
   start(request: RunRequest, onJob: (jobId: string) => void): Promise<RunResult>;
   close(): void;
@@ -78,14 +87,14 @@ export function backfillRequest(options: BackfillOptions, registry: Registry): R
   let source = options.source;
   if (options.view !== undefined) {
     const view = registry.views.get(options.view);
-    if (!view) throw new NotFoundError(`unknown feature view "${options.view}"`);
+    if (!view) throw new NotFoundError(`unknown feature view "${options.view}"; the views are ${[...registry.views.keys()].join(', ')}`);
     if (source !== undefined && source !== view.source.name) {
       throw new ValidationError(`feature view "${options.view}" reads source "${view.source.name}", not "${source}"`);
     }
     source = view.source.name;
   }
   if (source === undefined) throw new ValidationError('give --source, or --view to backfill the source of a view');
-  if (!registry.sources.has(source)) throw new NotFoundError(`unknown source "${source}"`);
+  if (!registry.sources.has(source)) throw new NotFoundError(`unknown source "${source}"; the sources are ${[...registry.sources.keys()].join(', ')}`);
   const time = (name: string, text: string) => {
     const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
     if (Number.isNaN(ms)) throw new ValidationError(`--${name} "${text}" is not an ISO-8601 time or epoch milliseconds`);
@@ -97,10 +106,18 @@ export function backfillRequest(options: BackfillOptions, registry: Registry): R
   return { source, from, to, ...(options.location ? { location: options.location } : {}) };
 }
 
+/** Whether a --location names a folder on this machine rather than a place in S3. */
+export const isLocalFolder = (location: string): boolean => /^(\.{1,2}|~)?\//.test(location) || location === '.' || location === '..';
+
 export async function backfillCommand(options: BackfillOptions, deps: BackfillDeps): Promise<BackfillSummary> {
   const { registry, target } = deps;
   const clock = deps.clock ?? Date.now;
-  const request = backfillRequest(options, registry);
+  let request = backfillRequest(options, registry);
+  if (request.location !== undefined && isLocalFolder(request.location)) {
+    const uploaded = await target.upload(request.location, request.source);
+    deps.stderr.write(`uploaded ${uploaded.files} files of ${request.location} to ${uploaded.prefix} in the store's bucket\n`);
+    request = { ...request, location: uploaded.prefix };
+  }
   const source = registry.sources.get(request.source)!;
   const location = request.location ?? (source.kind === 'batch' ? source.location : rawLocation(source.name));
   const range = `${new Date(request.from as number).toISOString()} to ${new Date(request.to as number).toISOString()}`;
@@ -217,6 +234,17 @@ export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registr
     description: `local mode at ${endpoints.url}`,
     jobs: deps.jobs,
     pollIntervalMs: 200,
+    async upload(folder, source) {
+      const files = await filesUnder(folder);
+      if (files.length === 0) throw new ValidationError(`--location ${folder}: no files in that folder`);
+      // One prefix per folder name: uploading the same folder again replaces its files, and the pipeline is idempotent.
+      const prefix = `uploads/${source}/${basename(resolve(folder))}/`;
+      for (const file of files) {
+        // Buffers, not streams: s3rver stores streamed bodies with the SDK's checksum framing.
+        await runtime.clients.s3.send(new PutObjectCommand({ Bucket: endpoints.bucket, Key: `${prefix}${file}`, Body: await readFile(join(folder, file)) }));
+      }
+      return { prefix, files: files.length };
+    },
     async start(request, onJob) {
       const jobs: JobStore = {
         async create(job) {
@@ -248,6 +276,11 @@ export async function stackBackfillTarget(ref: StackRef, env: NodeJS.ProcessEnv)
     description: `stack ${outputs.stack} (${outputs.region})`,
     jobs: new DynamoJobStore(dynamodb, table),
     pollIntervalMs: 2_000,
+    async upload(folder) {
+      throw new ValidationError(
+        `--location ${folder}: a local folder works with local mode; copy it to S3 (aws s3 sync ${folder} s3://…) and pass the s3:// location`,
+      );
+    },
     async start(request, onJob) {
       const response = await lambda.send(
         new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(request)) }),
@@ -267,6 +300,20 @@ export async function stackBackfillTarget(ref: StackRef, env: NodeJS.ProcessEnv)
       dynamodb.destroy();
     },
   };
+}
+
+/** Every file under `folder`, as paths relative to it with `/` separators (hidden files left out). */
+async function filesUnder(folder: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    throw new ValidationError(`--location ${folder}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
+  }
+  return entries
+    .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+    .map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .sort();
 }
 
 function safeJson(text: string): unknown {

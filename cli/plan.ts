@@ -10,18 +10,22 @@ export async function loadRegistry(path = DEFAULT_DEFINITIONS): Promise<Registry
   return Registry.fromModule(await import(pathToFileURL(resolve(path)).href));
 }
 
+/** `1 source`, `2 sources`, `1 entity`, `3 entities`. */
+export const countOf = (n: number, noun: string): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? noun : noun.endsWith('y') ? `${noun.slice(0, -1)}ies` : `${noun}s`}`;
+
 export function describeCatalog(catalog: Catalog): string {
   const lines = [
-    `${catalog.entities.length} entities: ${catalog.entities.map((e) => `${e.name} (${e.joinKey})`).join(', ')}`,
-    `${catalog.sources.length} sources: ${catalog.sources.map((s) => `${s.name} [${s.kind}]`).join(', ')}`,
-    `${catalog.featureViews.length} feature views:`,
+    `${countOf(catalog.entities.length, 'entity')}: ${catalog.entities.map((e) => `${e.name} (${e.joinKey})`).join(', ')}`,
+    `${countOf(catalog.sources.length, 'source')}: ${catalog.sources.map((s) => `${s.name} [${s.kind}]`).join(', ')}`,
+    `${countOf(catalog.featureViews.length, 'feature view')}:`,
     ...catalog.featureViews.map(
       (v) =>
-        `  ${v.name} v${v.version}  ${v.features.length} features  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
+        `  ${v.name} v${v.version}  ${countOf(v.features.length, 'feature')}  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
     ),
-    `${catalog.onDemandFeatures.length} on-demand features: ${catalog.onDemandFeatures.map((o) => o.name).join(', ') || '-'}`,
-    `${catalog.featureServices.length} feature services:`,
-    ...catalog.featureServices.map((s) => `  ${s.name} v${s.version}  ${s.features.length} features`),
+    `${countOf(catalog.onDemandFeatures.length, 'on-demand feature')}: ${catalog.onDemandFeatures.map((o) => o.name).join(', ') || '-'}`,
+    `${countOf(catalog.featureServices.length, 'feature service')}:`,
+    ...catalog.featureServices.map((s) => `  ${s.name} v${s.version}  ${countOf(s.features.length, 'feature')}`),
   ];
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Presets, SingleBar } from 'cli-progress';
 import { KinesisEventStream } from '../lambdas/adapters/event-stream.js';
+import { NotFoundError } from '../lambdas/core/errors.js';
 import { Ingestor, type Rejection } from '../lambdas/core/ingest.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import type { CliTarget } from './target.js';
@@ -22,7 +23,11 @@ const CHUNK = 500;
 
 export async function pushFile(file: string, sourceName: string, registry: Registry, target: CliTarget, progress: boolean): Promise<PushSummary> {
   const source = registry.sources.get(sourceName);
-  if (source?.kind !== 'stream') throw new Error(`unknown stream source "${sourceName}"`);
+  if (source?.kind !== 'stream') {
+    const streams = registry.streamSources().map((s) => s.name);
+    const what = source ? `"${sourceName}" is a batch source (apply its files with tessera backfill)` : `unknown stream source "${sourceName}"`;
+    throw new NotFoundError(`${what}; the stream sources are ${streams.join(', ') || 'none'}`);
+  }
   const ingestor = new Ingestor(registry);
   const stream = target.aws ? new KinesisEventStream(new KinesisClient({ region: target.aws.region })) : undefined;
   const streamName = target.aws?.streams[sourceName];

@@ -3,7 +3,7 @@
  * definitions; everything else in Tessera is derived from what is exported here.
  */
 import * as z from 'zod';
-import { entity, featureService, featureView, onDemandFeature, select, streamSource } from '../lambdas/core/definitions.js';
+import { batchSource, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../lambdas/core/definitions.js';
 
 export const user = entity({ name: 'user', joinKey: 'user_id', description: 'A card holder' });
 export const merchant = entity({ name: 'merchant', joinKey: 'merchant_id', description: 'A card acceptor' });
@@ -137,6 +137,51 @@ export const userMerchantLastTransaction = featureView({
   description: 'The last transaction of this card holder at this merchant',
 });
 
+export const CHARGEBACK_REASONS = ['fraud', 'not_received', 'duplicate', 'other'] as const;
+
+export const chargebackSchema = z.object({
+  chargeback_id: z.string().min(1).max(128),
+  user_id: z.string().regex(/^u\d{4,}$/, 'user ids look like u0001'),
+  merchant_id: z.string().regex(/^m\d{4,}$/, 'merchant ids look like m0001'),
+  amount_usd: z.number().nonnegative(),
+  reason: z.enum(CHARGEBACK_REASONS),
+  /** When the card holder disputed the transaction, epoch milliseconds. */
+  ts: z.number().int().positive(),
+});
+export type Chargeback = z.infer<typeof chargebackSchema>;
+
+/**
+ * A batch source: the card processor drops a CSV of disputed transactions into the store's
+ * bucket under `batch/chargebacks/date=YYYY-MM-DD/`; the batch handler applies the new files
+ * every hour (EventBridge deployed, a timer locally). `features/sample-data/chargebacks/` has
+ * a month of them: `npx tessera backfill --source chargebacks --location ./features/sample-data/chargebacks …`.
+ */
+export const chargebacks = batchSource({
+  name: 'chargebacks',
+  schema: chargebackSchema,
+  eventTimeField: 'ts',
+  eventIdField: 'chargeback_id',
+  location: 'batch/chargebacks/',
+  format: 'csv',
+  schedule: 'rate(1 hour)',
+  description: 'Disputed card transactions, exported by the card processor as CSV',
+  owner: 'payments-platform',
+});
+
+export const userChargebacks = featureView({
+  name: 'user_chargebacks',
+  entities: [user],
+  source: chargebacks,
+  features: { amount_usd: 'float', reason: 'string' },
+  aggregations: [
+    { name: 'chargeback_count_30d', fn: 'count', window: '30d' },
+    { name: 'chargeback_amount_30d', fn: 'sum', column: 'amount_usd', window: '30d' },
+  ],
+  ttl: '90d',
+  owner: 'fraud-ml',
+  description: "The card holder's disputes: the last one and 30-day totals",
+});
+
 const EARTH_RADIUS_KM = 6371;
 const radians = (degrees: number) => (degrees * Math.PI) / 180;
 /** Great-circle distance, rounded to metres so every runtime prints the same number. */
@@ -199,6 +244,7 @@ export const fraudV2 = featureService({
     merchantLastTransaction,
     select(merchantTransactionStats, ['txn_count_1h', 'amount_sum_1d', 'users_distinct_1d']),
     select(userMerchantLastTransaction, ['amount_usd']),
+    select(userChargebacks, ['chargeback_count_30d', 'chargeback_amount_30d']),
     transactionRisk,
   ],
   owner: 'fraud-ml',

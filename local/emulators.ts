@@ -1,10 +1,13 @@
 /**
  * The embedded emulators of local mode: dynalite (DynamoDB), kinesalite (Kinesis) and s3rver
  * (S3), in-process, each on a free loopback port. They speak the AWS wire protocols, so the
- * code talking to them is the deployed code with other endpoints.
+ * code talking to them is the deployed code with other endpoints. Given a data directory they
+ * keep their state in it (LevelDB for dynalite and kinesalite, plain files for s3rver), so a
+ * restart finds the table, the streams and the objects as they were; without one, DynamoDB and
+ * Kinesis live in memory and S3 in a temporary folder removed at stop.
  */
 import crypto from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,11 +63,26 @@ function letS3rverPageListings(): void {
   (crypto as { createDecipheriv: typeof crypto.createDecipheriv }).createDecipheriv = patchedDecipher;
 }
 
-export async function startEmulators(options: { s3Directory?: string } = {}): Promise<Emulators> {
-  const ownDirectory = options.s3Directory === undefined;
-  const s3Directory = options.s3Directory ?? (await mkdtemp(join(tmpdir(), 'tessera-s3-')));
-  const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const kinesis: Server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+export interface EmulatorOptions {
+  /** Keep every emulator's state under this folder (`dynamodb/`, `kinesis/`, `s3/`). @default in memory and a temporary folder */
+  readonly dataDirectory?: string;
+}
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const data = options.dataDirectory;
+  const ownDirectory = data === undefined;
+  const s3Directory = data === undefined ? await mkdtemp(join(tmpdir(), 'tessera-s3-')) : join(data, 's3');
+  // LevelDB wants its folders to exist.
+  const persisted = data === undefined ? {} : { dynamodb: join(data, 'dynamodb'), kinesis: join(data, 'kinesis') };
+  await Promise.all([s3Directory, ...Object.values(persisted)].map((folder) => mkdir(folder, { recursive: true })));
+  const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(persisted.dynamodb ? { path: persisted.dynamodb } : {}) });
+  const kinesis: Server = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: 100,
+    ...(persisted.kinesis ? { path: persisted.kinesis } : {}),
+  });
   letS3rverPageListings();
   const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Directory });
   const [dynamodbUrl, kinesisUrl] = await Promise.all([listen(dynamo), listen(kinesis)]);

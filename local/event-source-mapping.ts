@@ -84,10 +84,22 @@ export interface EventSourceMappingOptions {
   readonly invocationTimeoutMs?: number;
   /** @default 'TRIM_HORIZON' */
   readonly startingPosition?: 'TRIM_HORIZON' | 'LATEST';
+  /**
+   * Where the shard checkpoints outlive the process, as Lambda's mapping keeps them: a restarted
+   * local mode resumes after the last record handled instead of re-reading its streams.
+   * @default none — every start reads from `startingPosition`
+   */
+  readonly checkpointStore?: CheckpointStore;
   readonly logger?: MappingLogger;
   readonly onInvocation?: (invocation: Invocation) => void;
   /** Wall clock for record age and failure records. @default Date.now */
   readonly now?: () => number;
+}
+
+/** Checkpoints by `<stream>/<shardId>`, kept somewhere that outlives the process. */
+export interface CheckpointStore {
+  load(): Readonly<Record<string, string>>;
+  save(checkpoints: Readonly<Record<string, string>>): void;
 }
 
 /** Builds the event Lambda delivers for records of one shard. */
@@ -156,8 +168,11 @@ export class EventSourceMapping {
   private loop?: Promise<void>;
   private wake?: () => void;
   private stopped = false;
+  /** The checkpoints as last saved, including shards this process has not read yet. */
+  private saved: Readonly<Record<string, string>>;
 
   constructor(private readonly options: EventSourceMappingOptions) {
+    this.saved = options.checkpointStore?.load() ?? {};
     this.batchSize = options.batchSize ?? 500;
     if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1 && this.batchSize <= 10_000)) {
       throw new RangeError('batchSize must be an integer from 1 to 10000');
@@ -248,7 +263,9 @@ export class EventSourceMapping {
 
   private addShard(stream: string, shard: Shard): void {
     const key = `${stream}/${shard.ShardId}`;
-    if (!this.shards.has(key)) this.shards.set(key, { stream, shardId: shard.ShardId as string, finished: false });
+    if (this.shards.has(key)) return;
+    const checkpoint = this.saved[key];
+    this.shards.set(key, { stream, shardId: shard.ShardId as string, finished: false, ...(checkpoint ? { checkpoint } : {}) });
   }
 
   private async pollShard(shard: ShardState): Promise<boolean> {
@@ -370,7 +387,11 @@ export class EventSourceMapping {
   }
 
   private advance(shard: ShardState, record: KinesisRecord | undefined): void {
-    if (record?.SequenceNumber) shard.checkpoint = record.SequenceNumber;
+    if (!record?.SequenceNumber) return;
+    shard.checkpoint = record.SequenceNumber;
+    if (!this.options.checkpointStore) return;
+    this.saved = { ...this.saved, [`${shard.stream}/${shard.shardId}`]: record.SequenceNumber };
+    this.options.checkpointStore.save(this.saved);
   }
 
   /** The leading records older than the maximum record age (arrival times grow along a shard). */

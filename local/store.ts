@@ -5,6 +5,8 @@
  * Lambda's only in its endpoints; the event source mapping feeds the real stream handler and
  * the HTTP adapter the real serve handler.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as definitions from '../features/index.js';
 import { type AwsAccess, type AwsClients, createClients, type EndpointOverrides } from '../lambdas/adapters/aws.js';
 import { Registry } from '../lambdas/core/registry.js';
@@ -12,7 +14,7 @@ import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/run
 import { createServeHandler } from '../lambdas/handlers/serve.js';
 import { createStreamHandler } from '../lambdas/handlers/stream.js';
 import { startEmulators } from './emulators.js';
-import { EventSourceMapping, type EventSourceMappingOptions } from './event-source-mapping.js';
+import { type CheckpointStore, EventSourceMapping, type EventSourceMappingOptions } from './event-source-mapping.js';
 import { type HttpAdapter, type HttpAdapterOptions, startHttpAdapter } from './http.js';
 import { ensureResources, localResourceNames, type ResourceNames } from './resources.js';
 
@@ -27,6 +29,12 @@ export interface LocalStoreOptions {
    * @default the embedded emulators, started and stopped by the store
    */
   readonly target?: AwsAccess;
+  /**
+   * Keep the embedded emulators' data and the mapping's shard checkpoints in this folder, so
+   * a restart finds everything as it was (`npm start` uses `.work/local`).
+   * @default nothing kept: in memory, gone at stop
+   */
+  readonly dataDirectory?: string;
   /** @default table `tessera-online`, bucket `tessera-offline`, each stream source's `streamName` */
   readonly names?: ResourceNames;
   /** Start polling the streams in the background; without it, call `poller.drain()`. @default true */
@@ -90,7 +98,7 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
     if (options.target) {
       access = options.target;
     } else {
-      const emulators = await startEmulators();
+      const emulators = await startEmulators(options.dataDirectory ? { dataDirectory: options.dataDirectory } : {});
       cleanup.push(() => emulators.stop());
       access = emulators;
       s3Directory = emulators.s3Directory;
@@ -112,6 +120,7 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
         warn: (message, extra) => runtime.logger.warn(message, extra ?? {}),
         error: (message, extra) => runtime.logger.error(message, extra ?? {}),
       },
+      ...(options.dataDirectory && !options.target ? { checkpointStore: checkpointFile(join(options.dataDirectory, 'checkpoints.json')) } : {}),
       ...options.mapping,
       kinesis: mappingClients.kinesis,
       s3: mappingClients.s3,
@@ -147,6 +156,23 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
     await undo();
     throw error;
   }
+}
+
+/** The mapping's checkpoints in a JSON file, replaced atomically at every advance. */
+function checkpointFile(path: string): CheckpointStore {
+  return {
+    load() {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+      } catch {
+        return {};
+      }
+    },
+    save(checkpoints) {
+      writeFileSync(`${path}.tmp`, JSON.stringify(checkpoints));
+      renameSync(`${path}.tmp`, path);
+    },
+  };
 }
 
 function destroyClients(clients: AwsClients): void {

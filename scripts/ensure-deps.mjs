@@ -8,6 +8,6 @@ import { existsSync, statSync } from 'node:fs';
 const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync('package-lock.json').mtimeMs;
 if (stale) {
-  console.error('tessera: installing dependencies (npm ci)…');
+  console.error('tessera: installing the locked dependencies with npm ci — the first run on a fresh clone takes about 2 minutes, later runs skip this…');
   execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
 }

@@ -4,6 +4,7 @@
  * derived from it. Validation errors name the definition at fault.
  */
 import * as z from 'zod';
+import { checkDefinitionShape, KIND_LABEL } from './definition-schema.js';
 import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { DefinitionError, NotFoundError } from './errors.js';
@@ -39,15 +40,6 @@ export interface ReadPlan {
 
 export const COLUMN_SEPARATOR = '__';
 export const columnName = (view: string, feature: string): string => `${view}${COLUMN_SEPARATOR}${feature}`;
-
-const KIND_LABEL: Record<Definition['kind'], string> = {
-  entity: 'entity',
-  stream: 'source',
-  batch: 'source',
-  featureView: 'feature view',
-  onDemand: 'on-demand feature',
-  featureService: 'feature service',
-};
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -94,6 +86,7 @@ export class Registry {
   }
 
   private add(definition: Definition): void {
+    checkDefinitionShape(definition);
     const label = KIND_LABEL[definition.kind];
     if (!NAME.test(definition.name)) {
       throw new DefinitionError(`${label} "${definition.name}"`, 'names are lower_snake_case, 1-63 characters, starting with a letter');

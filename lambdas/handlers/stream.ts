@@ -36,6 +36,14 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
         records: records.length,
         deadLettered: result.deadLettered,
         failed: result.failed.length,
+        why: [
+          ...(result.deadLettered ? [`rejected records are under dead-letter/${source.name}/ with their reasons`] : []),
+          ...(result.failed.length
+            ? [
+                'failed records could not be written online (a write conflict with a concurrent batch, throttling or a store error) and are retried by the event source mapping',
+              ]
+            : []),
+        ].join('; '),
       });
     }
     return { batchItemFailures: result.failed.map((position) => ({ itemIdentifier: sequenceOf.get(position) as string })) };

@@ -170,6 +170,9 @@ describe('tessera backfill against a stack', () => {
       description: 'stack Fake (eu-west-1)',
       pollIntervalMs: 5,
       jobs: { create: async () => {}, record: async () => {}, get: async (id) => jobs.get(id) },
+      upload: async () => {
+        throw new Error('not in this test');
+      },
       async start(_request, onJob) {
         jobs.set(job.id, job);
         // Workers: one file every few milliseconds, the last `failed` of them in the dead-letter queue.
@@ -258,6 +261,7 @@ describe('local mode timers', { timeout: 60_000 }, () => {
     const jobs = scheduledJobs(store.runtime, { log: { info: () => {}, warn: (m) => warnings.push(m) } });
     expect(jobs.map((j) => [j.name, j.everyMs])).toEqual([
       ['compaction', 3_600_000],
+      ['batch chargebacks', 3_600_000],
       ['batch card_exports', 300_000],
     ]);
     expect(warnings).toEqual([expect.stringContaining('batch source nightly_exports: local mode runs rate(...) schedules only')]);

@@ -249,6 +249,44 @@ describe('the local Kinesis event source mapping', { timeout: 60_000 }, () => {
     for (const user of ['u2301', 'u2302', 'u2303', 'u2304']) expect(await stored(h, user)).toBe(true);
   });
 
+  it('resumes after the checkpoints an earlier mapping saved, as a restarted local mode does, and re-reads nothing', async (ctx) => {
+    // Prepare: a mapping that saves its checkpoints, run to the end of the stream and stopped
+    let saved: Readonly<Record<string, string>> = {};
+    const checkpointStore = {
+      load: () => saved,
+      save(checkpoints: Readonly<Record<string, string>>) {
+        saved = checkpoints;
+      },
+    };
+    const h = await harness(ctx, { checkpointStore }, 1);
+    const before = await put(h, [txn('u2401'), txn('u2402')]);
+    await h.mapping.drain();
+    await h.mapping.stop();
+    const after = await put(h, [txn('u2403')]);
+
+    // Act: a new mapping over the same stream and checkpoint store
+    const invocations: Invocation[] = [];
+    const restarted = new EventSourceMapping({
+      kinesis: h.mappingClients.kinesis,
+      s3: h.mappingClients.s3,
+      bucket: h.bucket,
+      region: h.runtime.config.access.region,
+      streams: [h.stream],
+      handler: createStreamHandler(h.runtime),
+      logger: { info() {}, warn() {}, error() {} },
+      onInvocation: (invocation) => invocations.push(invocation),
+      checkpointStore,
+    });
+    onTestFinished(() => restarted.stop());
+    await restarted.drain();
+
+    // Assess
+    expect(Object.values(saved)).toEqual([after[0]?.sequenceNumber]);
+    expect(h.invocations.map((i) => i.sequenceNumbers)).toEqual([before.map((r) => r.sequenceNumber)]);
+    expect(invocations.map((i) => i.sequenceNumbers)).toEqual([after.map((r) => r.sequenceNumber)]);
+    expect(await stored(h, 'u2403')).toBe(true);
+  });
+
   it('reads every shard, each in order, up to its end before drain() resolves', async (ctx) => {
     // Prepare: records spread over the shards by partition key
     const h = await harness(ctx);
