@@ -179,5 +179,6 @@ export function nagBucketArn(bucket: s3.IBucket): string {
   const stack = Stack.of(bucket);
   const cfn = bucket.node.defaultChild;
   if (cfn instanceof s3.CfnBucket) return `<${stack.resolve(stack.getLogicalId(cfn))}.Arn>`;
-  return Token.isUnresolved(bucket.bucketName) ? String(stack.resolve(bucket.bucketArn)) : `arn:<AWS::Partition>:s3:::${bucket.bucketName}`;
+  const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
+  return Token.isUnresolved(bucket.bucketName) ? String(stack.resolve(bucket.bucketArn)) : `arn:${partition}:s3:::${bucket.bucketName}`;
 }
