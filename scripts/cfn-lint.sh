@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cfn-lint over the synthesized templates: `bash scripts/cfn-lint.sh [cdk.out]`. Installs
 # cfn-lint (PyPI, pinned) into a venv under the ignored work folder on first use, synthesizes
-# the app without bundling if no cloud assembly is given, and fails on any error (warnings
-# and informational findings are printed, not fatal).
+# the app (`cdk synth`, bundles included) if no cloud assembly is given, and fails on any
+# error (warnings and informational findings are printed, not fatal).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/targets/lib.sh"
 source "$TARGETS_DIR/python.sh"
@@ -16,8 +16,7 @@ if [[ -z "$out" ]]; then
   out="$WORK/cfn-lint.out"
   rm -rf "$out"
   log "synthesizing the app into $out"
-  (cd "$ROOT" && AWS_EC2_METADATA_DISABLED=true npx cdk synth --quiet --output "$out" \
-    -c 'aws:cdk:bundling-stacks=[]' >/dev/null)
+  (cd "$ROOT" && AWS_EC2_METADATA_DISABLED=true npx cdk synth --quiet --output "$out" >/dev/null)
 fi
 shopt -s nullglob
 templates=("$out"/*.template.json)

@@ -16,11 +16,8 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { rawLocation } from '../../lambdas/core/batch.js';
+import { RAW_FILE_EXTENSION, rawLocation } from '../../lambdas/core/batch.js';
 import { acknowledgeObjectPrefixes, PREFIX } from './offline-store.js';
-
-/** The object name suffix the batch handler recognises as gzipped JSON lines. */
-export const RAW_FILE_EXTENSION = '.jsonl.gz';
 
 export interface RawArchiveProps {
   /** The streams by source name. */

@@ -8,9 +8,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { rawLocation } from '../../lambdas/core/batch.js';
+import { RAW_FILE_EXTENSION, rawLocation } from '../../lambdas/core/batch.js';
 import { addFeatureStore, propsFromContext } from '../../lib/app.js';
-import { RAW_FILE_EXTENSION } from '../../lib/constructs/raw-archive.js';
 import { ACCOUNT, buildApp, cdkJsonContext, logicalId, type Synthesized, synthesize, testRegistry, WITHOUT_BUNDLING } from './fixture.js';
 
 type Resources = ReturnType<Template['findResources']>;
