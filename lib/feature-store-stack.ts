@@ -163,8 +163,10 @@ export class FeatureStoreStack extends Stack {
 
     for (const role of this.importRoles('invokerRoleArns', 'Invoker', props.invokerRoleArns, 'execute-api:Invoke')) this.serving.grantInvoke(role);
     for (const role of this.importRoles('writerRoleArns', 'Writer', writerRoleArns(props), 'execute-api:Invoke on POST /v1/push')) this.serving.grantPush(role);
-    for (const role of this.importRoles('trainingRoleArns', 'Trainer', props.trainingRoleArns, 'training-set queries')) this.training.grantQuery(role, { pii: false });
-    for (const role of this.importRoles('piiTrainingRoleArns', 'PiiTrainer', props.piiTrainingRoleArns, 'training-set queries')) this.training.grantQuery(role, { pii: true });
+    for (const role of this.importRoles('trainingRoleArns', 'Trainer', props.trainingRoleArns, 'training-set queries'))
+      this.training.grantQuery(role, { pii: false });
+    for (const role of this.importRoles('piiTrainingRoleArns', 'PiiTrainer', props.piiTrainingRoleArns, 'training-set queries'))
+      this.training.grantQuery(role, { pii: true });
 
     new CfnOutput(this, 'ApiUrl', { value: this.serving.url, description: 'Base URL of the serving API (SigV4, execute-api)' });
     new CfnOutput(this, 'TableName', { value: this.onlineStore.table.tableName, description: 'DynamoDB online store table' });

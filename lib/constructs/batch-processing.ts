@@ -170,10 +170,19 @@ export class BatchProcessing extends Construct {
     }
     iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['s3:GetObject'], resourceArns: parsed.map(objectsArn) });
 
-    const reason = (prefix: string) => `The batch handler reads the files of a source under ${prefix || 'the root of its bucket'}; a key prefix is the narrowest scope S3 offers.`;
-    acknowledgeObjectPrefixes(this.handler, ownBucket, parsed.filter((l) => l.bucket === undefined).map((l) => l.prefix), reason);
+    const reason = (prefix: string) =>
+      `The batch handler reads the files of a source under ${prefix || 'the root of its bucket'}; a key prefix is the narrowest scope S3 offers.`;
+    acknowledgeObjectPrefixes(
+      this.handler,
+      ownBucket,
+      parsed.filter((l) => l.bucket === undefined).map((l) => l.prefix),
+      reason,
+    );
     for (const l of parsed.filter((l) => l.bucket !== undefined)) {
-      Validations.of(this.handler.role as iam.Role).acknowledge({ id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${l.bucket}/${l.prefix}*]`, reason: reason(l.prefix) });
+      Validations.of(this.handler.role as iam.Role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${l.bucket}/${l.prefix}*]`,
+        reason: reason(l.prefix),
+      });
     }
   }
 }

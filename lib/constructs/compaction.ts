@@ -83,7 +83,12 @@ export class Compaction extends Construct {
       actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       resourceArns: [props.bucket.arnForObjects(`${OFFLINE_PREFIX}*`)],
     });
-    acknowledgeObjectPrefixes(this.handler, props.bucket, [OFFLINE_PREFIX], () => 'Compaction rewrites objects under offline/ only; a key prefix is the narrowest scope S3 offers.');
+    acknowledgeObjectPrefixes(
+      this.handler,
+      props.bucket,
+      [OFFLINE_PREFIX],
+      () => 'Compaction rewrites objects under offline/ only; a key prefix is the narrowest scope S3 offers.',
+    );
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Tessera: hourly offline compaction',

@@ -61,9 +61,7 @@ export class HandlerFunction extends Construct {
     // Instead of AWSLambdaBasicExecutionRole (logs on every log group of the account): the
     // function writes to its own log group, which exists before it runs, and to no other.
     this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }),
-    );
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
     this.function = new NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: 'handler',
@@ -107,8 +105,7 @@ export class HandlerFunction extends Construct {
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason:
-        'Pinned to nodejs22.x, the runtime the bundles target (esbuild target node22) and the handlers are tested on; runtime and target move together.',
+      reason: 'Pinned to nodejs22.x, the runtime the bundles target (esbuild target node22) and the handlers are tested on; runtime and target move together.',
     });
     if (props.tracing) {
       Validations.of(this.role).acknowledge({

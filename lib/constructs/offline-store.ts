@@ -126,7 +126,12 @@ export class OfflineStore extends Construct {
       actions: ['s3:PutObject'],
       resourceArns: prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
     });
-    acknowledgeObjectPrefixes(grantee, this.bucket, prefixes, (prefix) => `Objects are written under the ${prefix} prefix only; a key prefix is the narrowest scope S3 offers.`);
+    acknowledgeObjectPrefixes(
+      grantee,
+      this.bucket,
+      prefixes,
+      (prefix) => `Objects are written under the ${prefix} prefix only; a key prefix is the narrowest scope S3 offers.`,
+    );
     return grant;
   }
 

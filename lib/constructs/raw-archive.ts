@@ -64,7 +64,14 @@ export class RawArchive extends Construct {
           }),
           new iam.PolicyStatement({
             actions: ['logs:PutLogEvents'],
-            resources: [Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: `${this.logGroup.logGroupName}:log-stream:${logStream.logStreamName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+            resources: [
+              Stack.of(this).formatArn({
+                service: 'logs',
+                resource: 'log-group',
+                resourceName: `${this.logGroup.logGroupName}:log-stream:${logStream.logStreamName}`,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            ],
           }),
         ],
       });

@@ -13,8 +13,8 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { hiveType, OFFLINE_PREFIX, offlineColumns, PARTITION_COLUMNS } from '../../lambdas/core/offline.js';
 import type { FeatureView } from '../../lambdas/core/definitions.js';
+import { hiveType, OFFLINE_PREFIX, offlineColumns, PARTITION_COLUMNS } from '../../lambdas/core/offline.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { acknowledgeObjectPrefixes } from './offline-store.js';
 
@@ -178,7 +178,9 @@ export class Training extends Construct {
       }),
     );
     if (viewPrefixes.length > 0) {
-      grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }));
+      grant.combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
+      );
     }
     grant.combine(
       iam.Grant.addToPrincipal({

@@ -42,12 +42,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
-async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
+type Results = { results: { status: Record<string, string> }[] };
+
+async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Results }> {
   const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as Results };
 }
 
-const capture = () => ({ text: '', isTTY: false, write(chunk: string) { this.text += chunk; } });
+const capture = () => ({
+  text: '',
+  isTTY: false,
+  write(chunk: string) {
+    this.text += chunk;
+  },
+});
 
 describe('raw archive', { timeout: 180_000 }, () => {
   const users = ['u7001', 'u7002', 'u7003', 'u7004'];
@@ -79,7 +87,12 @@ describe('raw archive', { timeout: 180_000 }, () => {
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const text = gunzipSync(Buffer.from(await object.Body!.transformToByteArray())).toString('utf8');
       expect(text.endsWith('\n')).toBe(true);
-      archived.push(...text.trimEnd().split('\n').map((line) => JSON.parse(line) as Transaction));
+      archived.push(
+        ...text
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Transaction),
+      );
     }
     const byId = (list: Transaction[]) => [...list].sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
     expect(byId(archived)).toEqual(byId(events));
@@ -112,8 +125,8 @@ describe('raw archive', { timeout: 180_000 }, () => {
     const [streamed, replayed] = await Promise.all([post(store.url, '/v1/features', request), post(replay.url, '/v1/features', request)]);
     expect(streamed.status).toBe(200);
     expect(replayed.status).toBe(200);
-    const statuses = streamed.body.results.flatMap((r: { status: Record<string, string> }) => Object.values(r.status));
-    expect(statuses.filter((s: string) => s === 'present').length).toBeGreaterThan(statuses.length / 2);
+    const statuses = streamed.body.results.flatMap((r) => Object.values(r.status));
+    expect(statuses.filter((s) => s === 'present').length).toBeGreaterThan(statuses.length / 2);
     expect(replayed.body.results).toEqual(streamed.body.results);
   });
 });

@@ -104,7 +104,9 @@ describe('bin/app.ts', () => {
       expect(streams[0]?.Properties.Name).toBeUndefined();
       const resources = JSON.stringify(template.Resources);
       for (const name of ['DemoInvoker', 'DemoWriter', 'DemoScientist']) expect(resources).toContain(`"Roles":["${name}"]`);
-      expect(ofType('AWS::SNS::Subscription').map((r) => r.Properties)).toEqual([expect.objectContaining({ Protocol: 'email', Endpoint: 'oncall@example.com' })]);
+      expect(ofType('AWS::SNS::Subscription').map((r) => r.Properties)).toEqual([
+        expect.objectContaining({ Protocol: 'email', Endpoint: 'oncall@example.com' }),
+      ]);
       const serve = ofType('AWS::Lambda::Function').filter((r) => r.Properties.ReservedConcurrentExecutions !== undefined);
       expect(serve.map((r) => r.Properties.ReservedConcurrentExecutions)).toEqual([25]);
     } finally {

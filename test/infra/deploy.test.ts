@@ -23,6 +23,7 @@ afterAll(() => synth?.cleanup());
 const ofType = (template: Template, type: string) => Object.entries(template.findResources(type));
 
 /** The property holding each resource type's physical name, where CloudFormation lets a template set one. */
+// biome-ignore lint/suspicious/noExplicitAny: template properties are untyped JSON
 const PHYSICAL_NAME: Record<string, (p: Record<string, any>) => unknown> = {
   'AWS::Kinesis::Stream': (p) => p.Name,
   'AWS::DynamoDB::Table': (p) => p.TableName,
@@ -112,10 +113,15 @@ describe('retention', () => {
       // card_payments has no existing stream: it gets a new one.
       expect(ofType(template, 'AWS::Kinesis::Stream')).toHaveLength(1);
       const [, handler] = ofType(template, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ProcessingStreamHandler'))!;
-      expect(handler.Properties.Environment.Variables).toMatchObject({ TESSERA_TABLE: 'Tessera-OnlineStoreTable-OLD', TESSERA_BUCKET: 'tessera-offlinestorebucket-old' });
+      expect(handler.Properties.Environment.Variables).toMatchObject({
+        TESSERA_TABLE: 'Tessera-OnlineStoreTable-OLD',
+        TESSERA_BUCKET: 'tessera-offlinestorebucket-old',
+      });
       expect(JSON.stringify(handler.Properties.Environment.Variables.TESSERA_STREAMS)).toContain('Tessera-IngestionClicks-AbC123');
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: streamArn });
-      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', { KinesisStreamSourceConfiguration: Match.objectLike({ KinesisStreamARN: streamArn }) });
+      template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+        KinesisStreamSourceConfiguration: Match.objectLike({ KinesisStreamARN: streamArn }),
+      });
       expect(JSON.stringify(template.toJSON())).toContain(':table/Tessera-OnlineStoreTable-OLD');
     } finally {
       cleanup();
@@ -123,7 +129,9 @@ describe('retention', () => {
   });
 
   test('an existing stream for a source the definitions do not have is refused', () => {
-    expect(() => buildApp({ bundle: false, cloudFormationValidation: false, props: { existing: { streamArns: { nope: 'arn:aws:kinesis:eu-west-1:1:stream/x' } } } })).toThrow(/"nope".*not a stream source/);
+    expect(() =>
+      buildApp({ bundle: false, cloudFormationValidation: false, props: { existing: { streamArns: { nope: 'arn:aws:kinesis:eu-west-1:1:stream/x' } } } }),
+    ).toThrow(/"nope".*not a stream source/);
   });
 });
 
@@ -159,7 +167,11 @@ describe('alarms', () => {
 
   test('an existing topic from context is used instead, with e-mail subscriptions on it', () => {
     const topicArn = `arn:aws:sns:eu-west-1:${ACCOUNT}:oncall`;
-    const { stack, cleanup } = buildApp({ bundle: false, cloudFormationValidation: false, props: { alarmTopicArn: topicArn, alarmEmails: ['oncall@example.com'] } });
+    const { stack, cleanup } = buildApp({
+      bundle: false,
+      cloudFormationValidation: false,
+      props: { alarmTopicArn: topicArn, alarmEmails: ['oncall@example.com'] },
+    });
     try {
       const template = Template.fromStack(stack);
       expect(ofType(template, 'AWS::SNS::Topic')).toHaveLength(0);
@@ -229,7 +241,10 @@ describe('functions', () => {
         .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role }]))
         .flatMap((r) => r.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
-      expect(logs.map((s) => s.Resource), id).toEqual([{ 'Fn::GetAtt': [group, 'Arn'] }]);
+      expect(
+        logs.map((s) => s.Resource),
+        id,
+      ).toEqual([{ 'Fn::GetAtt': [group, 'Arn'] }]);
     }
   });
 

@@ -456,7 +456,11 @@ describe('serving', () => {
 
   test('a role passed in invokerRoleArns may invoke the read routes on the deployed stage — not push, nor anything else', () => {
     const arns = invokeArns(INVOKER_ROLE_ARN);
-    expect(arns).toEqual(ROUTES.filter((r) => r.access === 'read').map(routeArn).sort());
+    expect(arns).toEqual(
+      ROUTES.filter((r) => r.access === 'read')
+        .map(routeArn)
+        .sort(),
+    );
     expect(arns).not.toContain(routeArn({ method: 'POST', path: '/v1/push' }));
   });
 
@@ -476,7 +480,9 @@ describe('serving', () => {
     try {
       const template = Template.fromStack(stack);
       for (const name of ['PaymentSwitch', 'ClickCollector']) {
-        const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([name]))!;
+        const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(
+          ([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([name]),
+        )!;
         const [statement] = policy.Properties.PolicyDocument.Statement;
         expect(policy.Properties.PolicyDocument.Statement).toHaveLength(1);
         expect(statement.Action).toBe('execute-api:Invoke');

@@ -169,7 +169,8 @@ const REACHABLE_NOT_SENT: Record<keyof typeof FUNCTIONS, Record<string, string>>
 };
 
 /** Actions a role holds for the service around the code, not for the code: event source mappings, on-failure destinations, tracing, logs. */
-const PLATFORM_ACTIONS = /^(xray:|logs:|kinesis:(DescribeStream|DescribeStreamSummary|GetRecords|GetShardIterator|ListShards|ListStreams|SubscribeToShard|DescribeStreamConsumer)$|sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueUrl|DeleteMessage|GetQueueAttributes)$)/;
+const PLATFORM_ACTIONS =
+  /^(xray:|logs:|kinesis:(DescribeStream|DescribeStreamSummary|GetRecords|GetShardIterator|ListShards|ListStreams|SubscribeToShard|DescribeStreamConsumer)$|sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueUrl|DeleteMessage|GetQueueAttributes)$)/;
 
 /** Data-plane actions Lambda itself takes with a function's role, on the function's behalf. */
 const LAMBDA_SERVICE_ACTIONS: Record<keyof typeof FUNCTIONS, readonly string[]> = {
@@ -206,7 +207,8 @@ function actionsSentBy(handler: string): Set<string> {
         actions.add(ACTION_OF_COMMAND[command] ?? command);
       }
     }
-    for (const [, path] of source.matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g)) pending.push(resolve(dirname(file), path as string).replace(/\.js$/, '.ts'));
+    for (const [, path] of source.matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g))
+      pending.push(resolve(dirname(file), path as string).replace(/\.js$/, '.ts'));
   }
   return actions;
 }
