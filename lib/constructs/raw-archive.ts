@@ -9,7 +9,7 @@
  * The date folder is the day Firehose received the record (UTC), not the event time: a
  * backfill range should reach a little past the events it means to replay.
  */
-import { ArnFormat, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -39,7 +39,8 @@ export class RawArchive extends Construct {
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    // Delivery errors are operational, not records of truth; they go with the stack.
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
 
     for (const [source, stream] of props.streams) {
       const dataPrefix = rawLocation(source);
