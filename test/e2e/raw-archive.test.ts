@@ -17,6 +17,7 @@ import { TransactionGenerator } from '../../features/generator.js';
 import * as definitions from '../../features/index.js';
 import { RAW_FILE_EXTENSION, rawLocation } from '../../lambdas/core/batch.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import { windowStart } from '../../lambdas/core/windows.js';
 import { type DiscoveryFile, readDiscoveryFile, writeDiscoveryFile } from '../../local/discovery.js';
 import { EMULATOR_CREDENTIALS } from '../../local/emulators.js';
 import { localResourceNames } from '../../local/resources.js';
@@ -42,7 +43,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
-type Results = { results: { status: Record<string, string> }[] };
+type Results = { results: { entity: Record<string, unknown>; status: Record<string, string>; values: Record<string, unknown> }[] };
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Results }> {
   const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -127,6 +128,12 @@ describe('raw archive', { timeout: 180_000 }, () => {
     expect(replayed.status).toBe(200);
     const statuses = streamed.body.results.flatMap((r) => Object.values(r.status));
     expect(statuses.filter((s) => s === 'present').length).toBeGreaterThan(statuses.length / 2);
+    // Both against the window rule itself, so a difference says which path is off.
+    const countsOf = (body: Results) => Object.fromEntries(body.results.map((r) => [r.entity.merchant_id, r.values.merchant_txn_stats__txn_count_1h]));
+    const expected = Object.fromEntries(
+      merchants.map((m) => [m, events.filter((e) => e.merchant_id === m && e.ts >= windowStart(NOW, 3_600_000) && e.ts <= NOW).length]),
+    );
+    expect({ stream: countsOf(streamed.body), replay: countsOf(replayed.body) }).toEqual({ stream: expected, replay: expected });
     expect(replayed.body.results).toEqual(streamed.body.results);
   });
 });
