@@ -16,6 +16,7 @@ import { createStreamHandler } from '../lambdas/handlers/stream.js';
 import { startEmulators } from './emulators.js';
 import { type CheckpointStore, EventSourceMapping, type EventSourceMappingOptions } from './event-source-mapping.js';
 import { type HttpAdapter, type HttpAdapterOptions, startHttpAdapter } from './http.js';
+import { rawArchiveMapping } from './raw-archive.js';
 import { ensureResources, localResourceNames, type ResourceNames } from './resources.js';
 
 export interface LocalStoreOptions {
@@ -62,6 +63,8 @@ export interface LocalStore {
   /** The runtime both handlers run on (its clients are the ones the handlers use). */
   readonly runtime: Runtime;
   readonly poller: EventSourceMapping;
+  /** The raw archive (local/raw-archive.ts): writes every stream's records under raw/<source>/, as Firehose does in AWS. */
+  readonly rawArchive: EventSourceMapping;
   /** Where the embedded S3 keeps its objects, when the store started the emulators. */
   readonly s3Directory?: string;
   stop(): Promise<void>;
@@ -130,6 +133,8 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
       handler: createStreamHandler(runtime),
     });
     cleanup.push(() => poller.stop());
+    const rawArchive = rawArchiveMapping({ ...mappingClients, bucket: config.bucket, region: config.access.region, streams: config.streams });
+    cleanup.push(() => rawArchive.stop());
 
     const http: HttpAdapter = await startHttpAdapter(createServeHandler(runtime), {
       port: options.port ?? 4000,
@@ -138,7 +143,10 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
     });
     cleanup.push(() => http.close());
 
-    if (options.poll ?? true) poller.start();
+    if (options.poll ?? true) {
+      poller.start();
+      rawArchive.start();
+    }
 
     let stopping: Promise<void> | undefined;
     return {
@@ -146,6 +154,7 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
       endpoints: access.endpoints,
       runtime,
       poller,
+      rawArchive,
       ...(s3Directory ? { s3Directory } : {}),
       stop: () => {
         stopping ??= undo();

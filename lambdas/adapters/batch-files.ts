@@ -1,7 +1,9 @@
 /**
  * The files of a batch source in S3: listed by prefix and date range, read as events from
- * JSON lines (`.jsonl`, `.json`), CSV (`.csv`, header row) or Parquet (`.parquet`).
+ * JSON lines (`.jsonl`, `.json`), CSV (`.csv`, header row) or Parquet (`.parquet`), each
+ * optionally gzipped (`.gz` after the format, as the raw archive writes `.jsonl.gz`).
  */
+import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import parquet from 'parquetjs-lite';
@@ -33,7 +35,7 @@ export class S3BatchFiles implements BatchFiles {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
       for (const object of page.Contents ?? []) {
         const key = object.Key ?? '';
-        if (/\.(jsonl|json|csv|parquet)$/.test(key) && keyInRange(key.slice(prefix.length), from, to)) files.push({ bucket, key });
+        if (/\.(jsonl|json|csv|parquet)(\.gz)?$/.test(key) && keyInRange(key.slice(prefix.length), from, to)) files.push({ bucket, key });
       }
       token = page.NextContinuationToken;
     } while (token);
@@ -42,10 +44,13 @@ export class S3BatchFiles implements BatchFiles {
 
   async read(file: BatchFile, schema: EventSchema): Promise<FileEvent[]> {
     const response = await this.client.send(new GetObjectCommand({ Bucket: file.bucket, Key: file.key }));
-    const bytes = Buffer.from(await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-    if (file.key.endsWith('.parquet')) return readParquet(bytes);
+    const body = Buffer.from(await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    const gzipped = file.key.endsWith('.gz');
+    const bytes = gzipped ? gunzipSync(body) : body;
+    const name = gzipped ? file.key.slice(0, -'.gz'.length) : file.key;
+    if (name.endsWith('.parquet')) return readParquet(bytes);
     const text = bytes.toString('utf8');
-    if (file.key.endsWith('.csv')) {
+    if (name.endsWith('.csv')) {
       const records = parse(text, { columns: true, skip_empty_lines: true, relax_column_count: true }) as Record<string, string>[];
       return records.map((record, i) => ({ line: i + 2, event: coerceCsvRecord(schema, record), raw: JSON.stringify(record) }));
     }

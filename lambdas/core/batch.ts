@@ -25,6 +25,9 @@ export function parseLocation(location: string, ownBucket: string): { bucket: st
 /** The default location of a stream source's raw archive, which the batch path can replay. */
 export const rawLocation = (source: string) => `raw/${source}/`;
 
+/** The name suffix of raw archive objects: JSON lines, gzipped (Firehose in AWS, local/raw-archive.ts locally). */
+export const RAW_FILE_EXTENSION = '.jsonl.gz';
+
 /** Converts CSV's text fields to the JSON types the schema declares (numbers, booleans); empty fields become absent. */
 export function coerceCsvRecord(schema: EventSchema, record: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

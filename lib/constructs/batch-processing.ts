@@ -12,7 +12,7 @@
  * stream source's raw archive `raw/<source>/`), writes the online table and `offline/` and
  * `dead-letter/` objects, and nothing else.
  */
-import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,9 +24,9 @@ import { Construct } from 'constructs';
 import { parseLocation, rawLocation } from '../../lambdas/core/batch.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { scheduledRun } from '../../lambdas/core/schedule.js';
-import { HandlerFunction, handlerEntry } from './handler-function.js';
+import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
-import { type OfflineStore, PREFIX } from './offline-store.js';
+import { acknowledgeObjectPrefixes, type OfflineStore, PREFIX } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
 export interface BatchProcessingProps {
@@ -53,7 +53,12 @@ export interface BatchProcessingProps {
   readonly maxReceiveCount?: number;
   /** @default `lambdas/handlers/batch.ts` */
   readonly entry?: string;
+  /** Tracing and log retention. @default HandlerFunction's defaults */
+  readonly functionSettings?: FunctionSettings;
 }
+
+/** The pipeline's actions (as the stream handler's) and the job item's: create, count progress, read. */
+export const BATCH_TABLE_ACTIONS = ['BatchGetItem', 'GetItem', 'PutItem', 'UpdateItem'] as const;
 
 /** A location the handler reads: a bucket (the store's own, or another by name) and a key prefix. */
 interface ReadLocation {
@@ -96,6 +101,7 @@ export class BatchProcessing extends Construct {
     });
 
     this.handler = new HandlerFunction(this, 'Handler', {
+      ...props.functionSettings,
       entry: props.entry ?? handlerEntry('batch'),
       description: 'Tessera: applies batch source files and backfills with the stream pipeline',
       timeout,
@@ -109,9 +115,10 @@ export class BatchProcessing extends Construct {
       },
     }).function;
 
-    onlineStore.grantReadWriteData(this.handler);
+    onlineStore.grant(this.handler, ...BATCH_TABLE_ACTIONS);
     offlineStore.grantPutObjects(this.handler, PREFIX.offline, PREFIX.deadLetter);
-    this.queue.grantSendMessages(this.handler);
+    // The handler sends chunks (SendMessageBatch); the SQS event source mapping adds what it consumes with.
+    iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['sqs:SendMessage'], resourceArns: [this.queue.queueArn] });
     this.grantReadLocations(offlineStore.bucket, [...sourceLocations(registry), ...(props.extraReadLocations ?? [])]);
 
     this.handler.addEventSource(
@@ -150,7 +157,6 @@ export class BatchProcessing extends Construct {
    */
   private grantReadLocations(ownBucket: s3.IBucket, locations: readonly string[]): void {
     const parsed = unique(locations.map((location) => readLocation(location)));
-    const stack = Stack.of(this);
     const bucketArn = (bucket: string | undefined) => (bucket === undefined ? ownBucket.bucketArn : `arn:${Aws.PARTITION}:s3:::${bucket}`);
     const objectsArn = (l: ReadLocation) => (l.bucket === undefined ? ownBucket.arnForObjects(`${l.prefix}*`) : `${bucketArn(l.bucket)}/${l.prefix}*`);
 
@@ -164,12 +170,18 @@ export class BatchProcessing extends Construct {
     }
     iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['s3:GetObject'], resourceArns: parsed.map(objectsArn) });
 
-    const ownId = stack.resolve(stack.getLogicalId(ownBucket.node.defaultChild as s3.CfnBucket));
-    for (const l of parsed) {
-      const resource = l.bucket === undefined ? `<${ownId}.Arn>/${l.prefix}*` : `arn:<AWS::Partition>:s3:::${l.bucket}/${l.prefix}*`;
-      Validations.of(this.handler).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: `The batch handler reads the files of a source under ${l.prefix || 'the root of its bucket'}; a key prefix is the narrowest scope S3 offers.`,
+    const reason = (prefix: string) =>
+      `The batch handler reads the files of a source under ${prefix || 'the root of its bucket'}; a key prefix is the narrowest scope S3 offers.`;
+    acknowledgeObjectPrefixes(
+      this.handler,
+      ownBucket,
+      parsed.filter((l) => l.bucket === undefined).map((l) => l.prefix),
+      reason,
+    );
+    for (const l of parsed.filter((l) => l.bucket !== undefined)) {
+      Validations.of(this.handler.role as iam.Role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${l.bucket}/${l.prefix}*]`,
+        reason: reason(l.prefix),
       });
     }
   }

@@ -1,17 +1,21 @@
 /**
  * Compaction: the hourly job that merges the offline store's small Parquet objects per
  * (view, hour) partition and drops copies of events (lambdas/handlers/compact.ts). It may
- * read, write and delete objects under `offline/` and nothing else.
+ * read, write and delete objects under `offline/` and nothing else. EventBridge invokes it
+ * asynchronously: a run that fails every attempt lands in a dead-letter queue (alarmed), so
+ * a failure leaves a trace beyond the logs.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
-import { HandlerFunction, handlerEntry } from './handler-function.js';
+import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
+import { acknowledgeObjectPrefixes } from './offline-store.js';
 
 export interface CompactionProps {
   /** The offline store's bucket. */
@@ -31,16 +35,31 @@ export interface CompactionProps {
   readonly memorySize?: number;
   /** @default `lambdas/handlers/compact.ts` */
   readonly entry?: string;
+  /** Tracing and log retention. @default HandlerFunction's defaults */
+  readonly functionSettings?: FunctionSettings;
 }
 
 export class Compaction extends Construct {
   readonly handler: NodejsFunction;
   readonly rule: events.Rule;
+  /** Invocations (scheduled runs) that failed every attempt. */
+  readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: CompactionProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.minutes(15);
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is the compaction function's dead-letter queue (Lambda DeadLetterConfig); a dead-letter queue has none of its own.",
+    });
     this.handler = new HandlerFunction(this, 'Handler', {
+      ...props.functionSettings,
+      deadLetterQueue: this.deadLetterQueue,
       entry: props.entry ?? handlerEntry('compact'),
       description: 'Tessera: merges small offline Parquet objects per partition and drops copies of events',
       timeout,
@@ -64,11 +83,12 @@ export class Compaction extends Construct {
       actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       resourceArns: [props.bucket.arnForObjects(`${OFFLINE_PREFIX}*`)],
     });
-    const bucketId = Stack.of(this).resolve(Stack.of(props.bucket).getLogicalId(props.bucket.node.defaultChild as s3.CfnBucket));
-    Validations.of(this.handler).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${OFFLINE_PREFIX}*]`,
-      reason: 'Compaction rewrites objects under offline/ only; a key prefix is the narrowest scope S3 offers.',
-    });
+    acknowledgeObjectPrefixes(
+      this.handler,
+      props.bucket,
+      [OFFLINE_PREFIX],
+      () => 'Compaction rewrites objects under offline/ only; a key prefix is the narrowest scope S3 offers.',
+    );
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Tessera: hourly offline compaction',

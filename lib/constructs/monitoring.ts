@@ -24,6 +24,12 @@ export interface MonitoringProps {
   readonly backfillDeadLetterQueue?: sqs.IQueue;
   /** @default no compaction alarm */
   readonly compactionHandler?: lambda.IFunction;
+  /** Where compaction runs go after their last failed attempt. @default no alarm */
+  readonly compactionDeadLetterQueue?: sqs.IQueue;
+  /** The raw archive's Firehose delivery stream names, by source. @default no archive alarms */
+  readonly rawArchiveStreams?: ReadonlyMap<string, string>;
+  /** Age of the oldest record not yet archived that raises the alarm. @default Duration.minutes(30) */
+  readonly maxArchiveFreshness?: Duration;
   /** Where alarms notify, e.g. an SNS topic action. @default none: alarms show on the dashboard only */
   readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
   /** Oldest unread record that raises the alarm. @default Duration.minutes(5) */
@@ -113,6 +119,29 @@ export class Monitoring extends Construct {
       const compactionErrors = props.compactionHandler.metricErrors({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM });
       alarm('CompactionErrors', compactionErrors, 0, 'Offline compaction failed; small Parquet objects pile up and training-set queries slow down.');
       jobWidgets.push(new cloudwatch.GraphWidget({ title: 'Compaction errors', left: [compactionErrors], width: 8 }));
+    }
+    if (props.compactionDeadLetterQueue) {
+      alarm(
+        'CompactionDeadLetters',
+        props.compactionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+        0,
+        'A compaction run failed every attempt and waits in its dead-letter queue; the next hourly run retries the same partitions.',
+      );
+    }
+    const maxFreshness = props.maxArchiveFreshness ?? Duration.minutes(30);
+    for (const [source, deliveryStreamName] of props.rawArchiveStreams ?? []) {
+      alarm(
+        `RawArchiveFreshness-${source}`,
+        new cloudwatch.Metric({
+          namespace: 'AWS/Firehose',
+          metricName: 'DeliveryToS3.DataFreshness',
+          dimensionsMap: { DeliveryStreamName: deliveryStreamName },
+          period,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        maxFreshness.toSeconds(),
+        `Events of ${source} wait more than ${maxFreshness.toHumanString()} to reach raw/${source}/: the raw archive (what backfills replay) is falling behind or failing.`,
+      );
     }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

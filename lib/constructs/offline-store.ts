@@ -1,9 +1,12 @@
 /**
- * The offline store: the S3 bucket holding transformed rows as Parquet (`offline/`), events
- * that failed validation (`dead-letter/`), whole Kinesis batches the stream mapping gave up
- * on (`aws/lambda/`, a key layout Lambda fixes), and Athena query results (`athena-results/`).
+ * The offline store: the S3 bucket holding transformed rows as Parquet (`offline/`), the raw
+ * archive of every stream source (`raw/<source>/`, which backfills replay), events that
+ * failed validation (`dead-letter/`), whole Kinesis batches the stream mapping gave up on
+ * (`aws/lambda/`, a key layout Lambda fixes), and Athena query results (`athena-results/`).
+ * Versioned, because compaction deletes and rewrites objects: a bad rewrite can be undone
+ * until the noncurrent version expires.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { S3OnFailureDestination } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -15,6 +18,10 @@ import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
 export const PREFIX = {
   /** Transformed rows, `offline/<view>/date=YYYY-MM-DD/hour=HH/<name>.parquet`. */
   offline: OFFLINE_PREFIX,
+  /** Events as produced, `raw/<source>/date=YYYY-MM-DD/<name>.jsonl.gz` (core/batch.ts `rawLocation`). */
+  raw: 'raw/',
+  /** Records the raw archive could not deliver, `raw-errors/<source>/<error type>/date=YYYY-MM-DD/`. */
+  rawErrors: 'raw-errors/',
   /**
    * Events that failed validation or transformation, with the error. The dead-letter adapter
    * owns this prefix; it is repeated here so synth does not load the S3 SDK (a test pins both).
@@ -40,19 +47,31 @@ export interface OfflineStoreProps {
   readonly athenaResultsExpiration?: Duration;
   /** @default Duration.days(90) */
   readonly accessLogsExpiration?: Duration;
+  /** How long a replaced or deleted object's previous version is kept. @default Duration.days(30) */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * A bucket to use instead of creating one (and its access-log bucket), by name: e.g. the
+   * bucket a destroyed stack retained. It keeps its own settings.
+   * @default none: a new bucket
+   */
+  readonly existingBucketName?: string;
 }
 
 export class OfflineStore extends Construct {
-  readonly bucket: s3.Bucket;
-  /** Receives the bucket's S3 server access logs. */
-  readonly accessLogsBucket: s3.Bucket;
+  readonly bucket: s3.IBucket;
+  /** Receives the bucket's S3 server access logs; absent when the bucket is an existing one. */
+  readonly accessLogsBucket?: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: OfflineStoreProps = {}) {
     super(scope, id);
+    if (props.existingBucketName) {
+      this.bucket = s3.Bucket.fromBucketName(this, 'Bucket', props.existingBucketName);
+      return;
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const deadLetterExpiration = props.deadLetterExpiration ?? Duration.days(30);
 
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+    const accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       // Server access log delivery only supports SSE-S3 on the target bucket.
@@ -60,7 +79,8 @@ export class OfflineStore extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: props.accessLogsExpiration ?? Duration.days(90) }],
       removalPolicy,
     });
-    Validations.of(this.accessLogsBucket).acknowledge({
+    this.accessLogsBucket = accessLogsBucket;
+    Validations.of(accessLogsBucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason: 'This is the access-log target of the offline bucket; logging it would log its own log deliveries.',
     });
@@ -70,16 +90,23 @@ export class OfflineStore extends Construct {
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      // Object names are deterministic, so a retried write overwrites; versions would only pile up.
-      versioned: false,
-      serverAccessLogsBucket: this.accessLogsBucket,
+      versioned: true,
+      serverAccessLogsBucket: accessLogsBucket,
       serverAccessLogsPrefix: 'offline-store/',
       lifecycleRules: [
         { id: 'expire-dead-letter', prefix: PREFIX.deadLetter, expiration: deadLetterExpiration },
         { id: 'expire-lambda-failed-batches', prefix: PREFIX.lambdaFailedBatches, expiration: deadLetterExpiration },
         { id: 'expire-failed-batches', prefix: PREFIX.failedBatches, expiration: deadLetterExpiration },
+        { id: 'expire-raw-errors', prefix: PREFIX.rawErrors, expiration: deadLetterExpiration },
         { id: 'expire-athena-results', prefix: PREFIX.athenaResults, expiration: props.athenaResultsExpiration ?? Duration.days(7) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Retried writes overwrite deterministic names and compaction replaces objects: without
+        // this, every replaced version would be kept (and billed) for good.
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        },
       ],
       removalPolicy,
     });
@@ -99,7 +126,12 @@ export class OfflineStore extends Construct {
       actions: ['s3:PutObject'],
       resourceArns: prefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
     });
-    acknowledgeObjectPrefixes(grantee, this.bucket, prefixes);
+    acknowledgeObjectPrefixes(
+      grantee,
+      this.bucket,
+      prefixes,
+      (prefix) => `Objects are written under the ${prefix} prefix only; a key prefix is the narrowest scope S3 offers.`,
+    );
     return grant;
   }
 
@@ -131,16 +163,27 @@ class FailedBatchDestination extends S3OnFailureDestination {
 
 /**
  * A grant on a key prefix is a wildcard resource to cdk-nag (IAM5). Acknowledged on the
- * grantee, one finding per prefix, since a prefix is the narrowest scope S3 offers.
+ * grantee, one finding per prefix, since a prefix is the narrowest scope S3 offers; any
+ * other wildcard still fails the synth.
  */
-function acknowledgeObjectPrefixes(grantee: iam.IGrantable, bucket: s3.Bucket, prefixes: readonly string[]): void {
-  const principal = grantee.grantPrincipal;
+export function acknowledgeObjectPrefixes(
+  grantee: iam.IGrantable | iam.Policy,
+  bucket: s3.IBucket,
+  prefixes: readonly string[],
+  reason: (prefix: string) => string,
+): void {
+  const principal = grantee instanceof iam.Policy ? grantee : grantee.grantPrincipal;
   if (!(principal instanceof Construct)) return;
-  const bucketLogicalId = Stack.of(bucket).resolve(Stack.of(bucket).getLogicalId(bucket.node.defaultChild as s3.CfnBucket));
   for (const prefix of prefixes) {
-    Validations.of(principal).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}*]`,
-      reason: `Objects are written under the ${prefix} prefix only; a key prefix is the narrowest scope S3 offers.`,
-    });
+    Validations.of(principal).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagBucketArn(bucket)}/${prefix}*]`, reason: reason(prefix) });
   }
+}
+
+/** The bucket's ARN as cdk-nag prints it in a finding: `<LogicalId.Arn>` for one of this app, else the literal ARN. */
+export function nagBucketArn(bucket: s3.IBucket): string {
+  const stack = Stack.of(bucket);
+  const cfn = bucket.node.defaultChild;
+  if (cfn instanceof s3.CfnBucket) return `<${stack.resolve(stack.getLogicalId(cfn))}.Arn>`;
+  const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
+  return Token.isUnresolved(bucket.bucketName) ? String(stack.resolve(bucket.bucketArn)) : `arn:${partition}:s3:::${bucket.bucketName}`;
 }

@@ -10,10 +10,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
-import { HandlerFunction, handlerEntry } from './handler-function.js';
+import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
 import { type OfflineStore, PREFIX } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
+
+/** What the stream handler's pipeline sends to the table (lambdas/adapters/online-store.ts). */
+export const STREAM_TABLE_ACTIONS = ['BatchGetItem', 'PutItem'] as const;
 
 export interface ProcessingProps {
   readonly ingestion: Ingestion;
@@ -29,6 +32,8 @@ export interface ProcessingProps {
   readonly retryAttempts?: number;
   /** Records older than this are sent to the failure destination instead. @default Duration.hours(1) */
   readonly maxRecordAge?: Duration;
+  /** Tracing and log retention. @default HandlerFunction's defaults */
+  readonly functionSettings?: FunctionSettings;
 }
 
 export class Processing extends Construct {
@@ -39,6 +44,7 @@ export class Processing extends Construct {
     const { ingestion, onlineStore, offlineStore } = props;
 
     this.streamHandler = new HandlerFunction(this, 'StreamHandler', {
+      ...props.functionSettings,
       entry: props.entry ?? handlerEntry('stream'),
       description: 'Tessera: transforms stream events into the online and offline stores',
       timeout: Duration.seconds(60),
@@ -49,7 +55,7 @@ export class Processing extends Construct {
       },
     }).function;
 
-    onlineStore.grantReadWriteData(this.streamHandler);
+    onlineStore.grant(this.streamHandler, ...STREAM_TABLE_ACTIONS);
     offlineStore.grantPutObjects(this.streamHandler, PREFIX.offline, PREFIX.deadLetter);
 
     for (const stream of ingestion.streams.values()) {

@@ -1,29 +1,36 @@
 /**
- * Serving: the serve handler behind a REST API. Every route requires IAM (SigV4) auth;
- * callers get `execute-api:Invoke` through `grantInvoke`, and the handler then checks each
- * caller against the feature service it asks for. Stage access logs record the caller's ARN.
+ * Serving: the serve handler behind a REST API. Every route requires IAM (SigV4) auth, and
+ * reading and writing are granted apart, per method and path: readers get the read routes
+ * through `grantInvoke` (the handler then checks each caller against the feature service it
+ * asks for), writers get `POST /v1/push` through `grantPush` (the handler then checks the
+ * caller against the source's writers). Stage access logs record the caller's ARN.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { HandlerFunction, handlerEntry } from './handler-function.js';
+import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
 import type { OfflineStore } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
-/** The API's routes; the serve handler routes on the same method and path. */
+/** The API's routes, each a read or a write; the serve handler routes on the same method and path. */
 export const ROUTES = [
-  { method: 'POST', path: '/v1/features' },
-  { method: 'POST', path: '/v1/push' },
-  { method: 'GET', path: '/v1/catalog' },
-  { method: 'GET', path: '/v1/health' },
-  { method: 'GET', path: '/v1/openapi.json' },
+  { method: 'POST', path: '/v1/features', access: 'read' },
+  { method: 'POST', path: '/v1/push', access: 'write' },
+  { method: 'GET', path: '/v1/catalog', access: 'read' },
+  { method: 'GET', path: '/v1/health', access: 'read' },
+  { method: 'GET', path: '/v1/openapi.json', access: 'read' },
   // Feast's HTTP feature server route, so Feast clients can call Tessera unchanged.
-  { method: 'POST', path: '/get-online-features' },
+  { method: 'POST', path: '/get-online-features', access: 'read' },
 ] as const;
+
+export type RouteAccess = (typeof ROUTES)[number]['access'];
+
+/** The serve handler reads items in one BatchGetItem per request (lambdas/adapters/online-store.ts). */
+export const SERVE_TABLE_ACTIONS = ['BatchGetItem'] as const;
 
 export interface ServingProps {
   readonly ingestion: Ingestion;
@@ -41,10 +48,23 @@ export interface ServingProps {
   readonly accessLogRetention?: logs.RetentionDays;
   /**
    * Create the account-wide role API Gateway needs to write logs, and register it in the
-   * account's API Gateway settings. Set false where the account already has one.
-   * @default true
+   * account's API Gateway settings (replacing the one registered there; it is kept when the
+   * stack goes). Only for an account that has none: a stage with logging cannot be created
+   * in such an account.
+   * @default false: the account's registered role is used
    */
   readonly cloudWatchRole?: boolean;
+  /**
+   * Concurrency reserved for the serve handler: serving keeps this much however busy the
+   * background jobs are, and never takes more. `false` reserves none. Lambda keeps 100 of
+   * the account's concurrency unreserved, so the account limit must exceed this by 100.
+   * @default 100
+   */
+  readonly reservedConcurrency?: number | false;
+  /** What happens to the access logs (the audit trail) when they leave the stack. @default RemovalPolicy.RETAIN */
+  readonly accessLogsRemovalPolicy?: RemovalPolicy;
+  /** Tracing and log retention of the handler. @default HandlerFunction's defaults */
+  readonly functionSettings?: FunctionSettings;
 }
 
 export class Serving extends Construct {
@@ -57,6 +77,8 @@ export class Serving extends Construct {
     const { ingestion, onlineStore, offlineStore } = props;
 
     this.serveHandler = new HandlerFunction(this, 'ServeHandler', {
+      ...props.functionSettings,
+      ...(props.reservedConcurrency === false ? {} : { reservedConcurrentExecutions: props.reservedConcurrency ?? 100 }),
       entry: props.entry ?? handlerEntry('serve'),
       description: 'Tessera: serves feature vectors and accepts pushed events',
       timeout: Duration.seconds(10),
@@ -66,13 +88,16 @@ export class Serving extends Construct {
         TESSERA_STREAMS: ingestion.streamNamesJson(),
       },
     }).function;
-    onlineStore.grantReadData(this.serveHandler);
-    ingestion.grantWrite(this.serveHandler);
+    onlineStore.grant(this.serveHandler, ...SERVE_TABLE_ACTIONS);
+    ingestion.grantPutRecords(this.serveHandler);
 
     // Access logs are the audit trail of who read which features: kept when the stack goes.
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: props.accessLogsRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
 
-    const cloudWatchRole = props.cloudWatchRole ?? true;
+    const cloudWatchRole = props.cloudWatchRole ?? false;
     this.api = new apigateway.RestApi(this, 'Api', {
       // API Gateway metrics are keyed by API name: unique per stack, so two stores never share alarms.
       restApiName: `${Stack.of(this).stackName}-serving`,
@@ -154,12 +179,23 @@ export class Serving extends Construct {
     return this.api.url;
   }
 
-  /** Lets `grantee` call every route of the API (and nothing else) with SigV4. */
+  /** Lets `grantee` call the read routes of the API (features, catalog, health, OpenAPI) with SigV4, and nothing else. */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.grantRoutes(grantee, 'read');
+  }
+
+  /** Lets `grantee` push events (`POST /v1/push`) with SigV4, and nothing else. */
+  grantPush(grantee: iam.IGrantable): iam.Grant {
+    return this.grantRoutes(grantee, 'write');
+  }
+
+  private grantRoutes(grantee: iam.IGrantable, access: RouteAccess): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: ROUTES.map((route) => this.api.arnForExecuteApi(route.method, route.path, this.api.deploymentStage.stageName)),
+      resourceArns: ROUTES.filter((route) => route.access === access).map((route) =>
+        this.api.arnForExecuteApi(route.method, route.path, this.api.deploymentStage.stageName),
+      ),
     });
   }
 }

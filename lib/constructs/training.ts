@@ -7,14 +7,22 @@
  * `tessera training-set` and the SDK run the point-in-time SQL. `grantQuery` gives a role
  * exactly what a training-set build needs.
  */
-import { ArnFormat, Aws, CfnResource, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { FeatureView } from '../../lambdas/core/definitions.js';
 import { hiveType, OFFLINE_PREFIX, offlineColumns, PARTITION_COLUMNS } from '../../lambdas/core/offline.js';
 import type { Registry } from '../../lambdas/core/registry.js';
+import { acknowledgeObjectPrefixes } from './offline-store.js';
+
+/** Which views a training role may read. */
+export interface TrainingAccess {
+  /** Also the views holding a pii feature. */
+  readonly pii: boolean;
+}
 
 /** Labels tables live beside the view tables for the length of one build; their names start so. */
 export const LABELS_TABLE_PREFIX = 'tessera_labels_';
@@ -45,11 +53,14 @@ export class Training extends Construct {
   readonly workgroup: athena.CfnWorkGroup;
   private readonly bucket: s3.IBucket;
   private readonly resultsPrefix: string;
+  /** Views with a feature the registry marks pii (tagged, or derived from one where the registry says so). */
+  private readonly piiViews: ReadonlySet<string>;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
     const stack = Stack.of(this);
     this.bucket = props.bucket;
+    this.piiViews = piiViews(props.registry);
     this.resultsPrefix = props.resultsPrefix ?? 'athena-results/';
     this.databaseName = props.databaseName ?? `tessera_${stack.stackName.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`.slice(0, 255);
     this.workgroupName = props.workgroupName ?? `${stack.stackName}-training`;
@@ -124,16 +135,26 @@ export class Training extends Construct {
   }
 
   /**
-   * What a training-set build needs, and no more: run queries in this workgroup; read the
-   * view tables and the offline rows; create, read and drop its own labels tables; write,
-   * read and clean up under the results prefix.
+   * The views a role may train on: every view, or (`pii: false`) those without a pii feature
+   * — a view is pii when the registry marks any of its features pii.
    */
-  grantQuery(grantee: iam.IGrantable): iam.Grant {
+  viewsFor(access: TrainingAccess): string[] {
+    return [...this.tables.keys()].filter((view) => access.pii || !this.piiViews.has(view));
+  }
+
+  /**
+   * What a training-set build needs, and no more: run queries in this workgroup; read the
+   * tables and the offline rows of the views `access` allows (`offline/<view>/`); create,
+   * read and drop its own labels tables; write, read and clean up under the results prefix.
+   */
+  grantQuery(grantee: iam.IGrantable, access: TrainingAccess = { pii: false }): iam.Grant {
     const db = this.databaseName;
+    const views = this.viewsFor(access);
     const catalog = this.arn('glue', 'catalog');
     const database = this.arn('glue', 'database', db);
-    const viewTables = [...this.tables.keys()].map((name) => this.arn('glue', 'table', `${db}/${name}`));
+    const viewTables = views.map((name) => this.arn('glue', 'table', `${db}/${name}`));
     const labelsTables = this.arn('glue', 'table', `${db}/${LABELS_TABLE_PREFIX}*`);
+    const viewPrefixes = views.map((view) => `${OFFLINE_PREFIX}${view}/`);
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
@@ -147,8 +168,20 @@ export class Training extends Construct {
       }),
     );
     grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['glue:CreateTable', 'glue:DeleteTable'], resourceArns: [catalog, database, labelsTables] }));
-    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation', 's3:ListBucket'], resourceArns: [this.bucket.bucketArn] }));
-    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${OFFLINE_PREFIX}*`)] }));
+    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] }));
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [...viewPrefixes, this.resultsPrefix].map((prefix) => `${prefix}*`) } },
+      }),
+    );
+    if (viewPrefixes.length > 0) {
+      grant.combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
+      );
+    }
     grant.combine(
       iam.Grant.addToPrincipal({
         grantee,
@@ -156,32 +189,30 @@ export class Training extends Construct {
         resourceArns: [this.bucket.arnForObjects(`${this.resultsPrefix}*`)],
       }),
     );
-    this.acknowledgeWildcards(grantee, labelsTables);
+    this.acknowledgeWildcards(grantee, labelsTables, viewPrefixes);
     return grant;
   }
 
   /**
-   * The wildcards left are prefixes — S3 keys under offline/ and the results prefix, and the
-   * build's own labels tables — the narrowest scopes the services offer. Acknowledged one
-   * finding at a time, on the grantee, so any other wildcard still fails the synth.
+   * The wildcards left are prefixes — S3 keys under each view's offline/<view>/ and the
+   * results prefix, and the build's own labels tables — the narrowest scopes the services
+   * offer. Acknowledged one finding at a time, on the grantee, so any other wildcard still
+   * fails the synth.
    */
-  private acknowledgeWildcards(grantee: iam.IGrantable, labelsTables: string): void {
+  private acknowledgeWildcards(grantee: iam.IGrantable, labelsTables: string, viewPrefixes: readonly string[]): void {
     const principal = grantee.grantPrincipal;
     if (!(principal instanceof Construct)) return;
-    const stack = Stack.of(this);
-    const resources = [nagArn(stack, labelsTables)];
-    const bucket = this.bucket.node.defaultChild;
-    if (bucket instanceof CfnResource) {
-      const id = Stack.of(bucket).resolve(Stack.of(bucket).getLogicalId(bucket));
-      resources.push(`<${id}.Arn>/${OFFLINE_PREFIX}*`, `<${id}.Arn>/${this.resultsPrefix}*`);
-    }
-    for (const resource of resources) {
-      Validations.of(principal).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: `Training-set builds read ${OFFLINE_PREFIX}*, write and clean up ${this.resultsPrefix}* and create and drop their own ${LABELS_TABLE_PREFIX}* tables: prefixes are the narrowest scopes S3 and Glue offer.`,
-      });
-    }
+    const reason = () =>
+      `Training-set builds read the offline rows of the views they may train on (${OFFLINE_PREFIX}<view>/*), write and clean up ${this.resultsPrefix}* and create and drop their own ${LABELS_TABLE_PREFIX}* tables: prefixes are the narrowest scopes S3 and Glue offer.`;
+    Validations.of(principal).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagArn(Stack.of(this), labelsTables)}]`, reason: reason() });
+    acknowledgeObjectPrefixes(grantee, this.bucket, [...viewPrefixes, this.resultsPrefix], reason);
   }
+}
+
+/** Views with a feature the registry marks pii (tagged, or however else the registry derives it). */
+function piiViews(registry: Registry): Set<string> {
+  const features = (view: FeatureView) => [...Object.keys(view.features), ...view.aggregations.map((a) => a.name)];
+  return new Set([...registry.views.values()].filter((view) => features(view).some((name) => registry.feature(`${view.name}:${name}`).pii)).map((v) => v.name));
 }
 
 /** An ARN as cdk-nag prints it in a finding id: unresolved pseudo parameters as `<AWS::Region>`. */

@@ -55,19 +55,22 @@ describe('cdk-nag', () => {
     expect([...new Set(acknowledged.map(({ rule }) => rule.replace(/\[.*$/, '')))].sort()).toEqual([
       'AwsSolutions-APIG3',
       'AwsSolutions-COG4',
-      'AwsSolutions-IAM4',
       'AwsSolutions-IAM5',
+      'AwsSolutions-KDF1',
       'AwsSolutions-L1',
       'AwsSolutions-S1',
+      'AwsSolutions-SNS2',
+      'AwsSolutions-SQS3',
     ]);
   });
 });
 
 describe('bin/app.ts', () => {
-  test('synthesizes the demo definitions with the roles given in context', () => {
+  test('synthesizes the demo definitions with the choices given in context, and no fixed stream name', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'tessera-app-'));
     try {
       const role = 'arn:aws:iam::123456789012:role/DemoInvoker';
+      const writer = 'arn:aws:iam::123456789012:role/DemoWriter';
       const scientist = 'arn:aws:iam::123456789012:role/DemoScientist';
       execFileSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
         cwd: PROJECT_ROOT,
@@ -81,19 +84,31 @@ describe('bin/app.ts', () => {
           CDK_CONTEXT_JSON: JSON.stringify({
             ...cdkJsonContext(),
             ...WITHOUT_BUNDLING,
+            'tessera:stackName': 'TesseraB',
             'tessera:invokerRoleArns': role,
+            'tessera:writerRoleArns': writer,
             'tessera:trainingRoleArns': scientist,
+            'tessera:alarmEmails': 'oncall@example.com',
+            'tessera:serveReservedConcurrency': '25',
           }),
         },
       });
-      const template = JSON.parse(readFileSync(join(outdir, 'Tessera.template.json'), 'utf8'));
-      expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['StreamNameTransactions', 'BatchFunctionName', 'GlueDatabase', 'AthenaWorkgroup']));
-      const streams = Object.values(template.Resources as Record<string, { Type: string; Properties: { Name?: string } }>).filter(
-        (r) => r.Type === 'AWS::Kinesis::Stream',
+      const template = JSON.parse(readFileSync(join(outdir, 'TesseraB.template.json'), 'utf8'));
+      expect(Object.keys(template.Outputs)).toEqual(
+        expect.arrayContaining(['StreamNameTransactions', 'StreamArnTransactions', 'BatchFunctionName', 'GlueDatabase', 'AthenaWorkgroup', 'AlarmTopicArn']),
       );
-      expect(streams.map((s) => s.Properties.Name)).toEqual(['tessera-transactions']);
-      expect(JSON.stringify(template.Resources)).toContain('"Roles":["DemoInvoker"]');
-      expect(JSON.stringify(template.Resources)).toContain('"Roles":["DemoScientist"]');
+      type Resource = { Type: string; Properties: Record<string, unknown> };
+      const ofType = (type: string) => Object.values(template.Resources as Record<string, Resource>).filter((r) => r.Type === type);
+      const streams = ofType('AWS::Kinesis::Stream');
+      expect(streams).toHaveLength(1);
+      expect(streams[0]?.Properties.Name).toBeUndefined();
+      const resources = JSON.stringify(template.Resources);
+      for (const name of ['DemoInvoker', 'DemoWriter', 'DemoScientist']) expect(resources).toContain(`"Roles":["${name}"]`);
+      expect(ofType('AWS::SNS::Subscription').map((r) => r.Properties)).toEqual([
+        expect.objectContaining({ Protocol: 'email', Endpoint: 'oncall@example.com' }),
+      ]);
+      const serve = ofType('AWS::Lambda::Function').filter((r) => r.Properties.ReservedConcurrentExecutions !== undefined);
+      expect(serve.map((r) => r.Properties.ReservedConcurrentExecutions)).toEqual([25]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { batchSource } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
@@ -62,15 +62,17 @@ function resolve(value: unknown, refs: Record<string, string>): unknown {
   return value;
 }
 
-/** What `Ref` returns for each stream: its physical name. */
-const streamRefs = (): Record<string, string> => Object.fromEntries(ofType('AWS::Kinesis::Stream').map(([id, r]) => [id, r.Properties.Name as string]));
+/** What `Ref` returns for each stream: its physical name, which CloudFormation generates (here: the logical id). */
+const streamRefs = (): Record<string, string> => Object.fromEntries(ofType('AWS::Kinesis::Stream').map(([id]) => [id, id]));
+/** The logical id of the stream of a source. */
+const streamOf = (source: string) => logicalId(synth.template, 'AWS::Kinesis::Stream', `Ingestion${source.replace(/_/g, '')}`);
 
 describe('ingestion', () => {
-  test('every stream source gets its own on-demand, KMS-encrypted stream, named as its definition says', () => {
-    expect(ofType('AWS::Kinesis::Stream')).toHaveLength(2);
-    for (const name of ['tessera-clicks', 'acme-card-payments']) {
-      synth.template.hasResourceProperties('AWS::Kinesis::Stream', {
-        Name: name,
+  test('every stream source gets its own on-demand, KMS-encrypted stream, named by CloudFormation (never a fixed name)', () => {
+    const streams = ofType('AWS::Kinesis::Stream');
+    expect(streams).toHaveLength(2);
+    for (const [, stream] of streams) {
+      expect(stream.Properties).toEqual({
         StreamModeDetails: { StreamMode: 'ON_DEMAND' },
         StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
         RetentionPeriodHours: 24,
@@ -119,8 +121,8 @@ describe('processing', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(JSON.parse(resolve(env.TESSERA_STREAMS, streamRefs()) as string)).toEqual({
-      clicks: 'tessera-clicks',
-      card_payments: 'acme-card-payments',
+      clicks: streamOf('clicks'),
+      card_payments: streamOf('card_payments'),
     });
   });
 });
@@ -166,7 +168,7 @@ describe('batch processing', () => {
       TESSERA_BUCKET: { Ref: logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreBucket') },
       TESSERA_BACKFILL_QUEUE: { Ref: queue() },
     });
-    expect(JSON.parse(resolve(env.TESSERA_STREAMS, streamRefs()) as string)).toEqual({ clicks: 'tessera-clicks', card_payments: 'acme-card-payments' });
+    expect(JSON.parse(resolve(env.TESSERA_STREAMS, streamRefs()) as string)).toEqual({ clicks: streamOf('clicks'), card_payments: streamOf('card_payments') });
   });
 
   test('each batch source with a schedule gets a rule that runs the batch handler over a lookback a bit longer than its period', () => {
@@ -204,7 +206,8 @@ describe('batch processing', () => {
       RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters()), maxReceiveCount: 3 },
     });
     synth.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400, RedrivePolicy: Match.absent() });
-    expect(ofType('AWS::SQS::Queue')).toHaveLength(2);
+    // the backfill queue and its dead letters, and compaction's dead letters
+    expect(ofType('AWS::SQS::Queue')).toHaveLength(3);
     for (const id of [queue(), deadLetters()]) {
       synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
@@ -299,7 +302,7 @@ describe('training and compaction', () => {
 });
 
 describe('online store', () => {
-  test('is one pay-per-request table keyed by pk, with point-in-time recovery, TTL and encryption, retained on delete', () => {
+  test('is one pay-per-request table keyed by pk, with point-in-time recovery, TTL, encryption and deletion protection, retained on delete', () => {
     expect(ofType('AWS::DynamoDB::Table')).toHaveLength(1);
     synth.template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
@@ -311,20 +314,21 @@ describe('online store', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
         SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
       },
     });
   });
 });
 
 describe('offline store', () => {
-  test('the bucket blocks public access, encrypts, keeps no versions, logs access and expires transient prefixes', () => {
+  test('the bucket blocks public access, encrypts, keeps versions (expiring replaced ones), logs access and expires transient prefixes', () => {
     const logs = logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreAccessLogs');
     synth.template.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Retain',
       Properties: {
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-        VersioningConfiguration: Match.absent(),
+        VersioningConfiguration: { Status: 'Enabled' },
         LoggingConfiguration: { DestinationBucketName: { Ref: logs } },
       },
     });
@@ -334,12 +338,21 @@ describe('offline store', () => {
       // Where Lambda's S3 on-failure destination writes whole failed batches.
       ['aws/lambda/', 30],
       ['athena-results/', 7],
+      // What the raw archive's Firehose could not deliver.
+      ['raw-errors/', 30],
     ] as const;
     for (const [prefix, days] of expirations) {
       synth.template.hasResourceProperties('AWS::S3::Bucket', {
         LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: prefix, ExpirationInDays: days, Status: 'Enabled' })]) },
       });
     }
+  });
+
+  test('compaction and retried writes replace objects: replaced versions expire after 30 days, and the raw archive is kept', () => {
+    const [, bucket] = ofType('AWS::S3::Bucket').find(([id]) => id.startsWith('OfflineStoreBucket'))!;
+    const rules = bucket.Properties.LifecycleConfiguration.Rules as { Prefix?: string; NoncurrentVersionExpiration?: unknown; Status: string }[];
+    expect(rules).toEqual(expect.arrayContaining([expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' })]));
+    expect(rules.filter((r) => r.Prefix === undefined || 'raw/'.startsWith(r.Prefix)).filter((r) => 'ExpirationInDays' in r)).toEqual([]);
   });
 
   test('both buckets refuse requests without TLS and block public access', () => {
@@ -411,12 +424,12 @@ describe('serving', () => {
     expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', userArn: '$context.identity.userArn' });
   });
 
-  test('the serve handler reads the online table and may put records on every stream', () => {
+  test('the serve handler reads the online table with reserved concurrency, and may put records on every stream', () => {
     const [, handler] = ofType('AWS::Lambda::Function').find(([id]) => id.startsWith('ServingServeHandler'))!;
-    expect(handler.Properties).toMatchObject({ Timeout: 10, MemorySize: 1024 });
+    expect(handler.Properties).toMatchObject({ Timeout: 10, MemorySize: 1024, ReservedConcurrentExecutions: 100 });
     expect(JSON.parse(resolve(handler.Properties.Environment.Variables.TESSERA_STREAMS, streamRefs()) as string)).toEqual({
-      clicks: 'tessera-clicks',
-      card_payments: 'acme-card-payments',
+      clicks: streamOf('clicks'),
+      card_payments: streamOf('card_payments'),
     });
     const role = logicalId(synth.template, 'AWS::IAM::Role', 'ServingServeHandler');
     const statements = ofType('AWS::IAM::Policy')
@@ -428,16 +441,57 @@ describe('serving', () => {
     expect(resourcesOf('kinesis:PutRecords')).toHaveLength(2);
   });
 
-  test('a role passed in invokerRoleArns may invoke the API routes on the deployed stage, and nothing else', () => {
+  /** The execute-api ARNs the role's policy allows, with the API and stage ids as API and STAGE. */
+  function invokeArns(roleArn: string): string[] {
     const api = logicalId(synth.template, 'AWS::ApiGateway::RestApi', 'ServingApi');
     const stage = logicalId(synth.template, 'AWS::ApiGateway::Stage', 'ServingApiDeploymentStage');
-    const roleName = INVOKER_ROLE_ARN.slice(INVOKER_ROLE_ARN.lastIndexOf('/') + 1);
+    const roleName = roleArn.slice(roleArn.lastIndexOf('/') + 1);
     const [, policy] = ofType('AWS::IAM::Policy').find(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([roleName]))!;
     const statements = policy.Properties.PolicyDocument.Statement;
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke' });
-    const arns = (statements[0].Resource as unknown[]).map((arn) => resolve(arn, { [api]: 'API', [stage]: 'STAGE' }));
-    expect(arns.sort()).toEqual(ROUTES.map((r) => `arn:aws:execute-api:eu-west-1:123456789012:API/STAGE/${r.method}${r.path}`).sort());
+    return ([statements[0].Resource].flat() as unknown[]).map((arn) => resolve(arn, { [api]: 'API', [stage]: 'STAGE' }) as string).sort();
+  }
+  const routeArn = (r: { method: string; path: string }) => `arn:aws:execute-api:eu-west-1:123456789012:API/STAGE/${r.method}${r.path}`;
+
+  test('a role passed in invokerRoleArns may invoke the read routes on the deployed stage — not push, nor anything else', () => {
+    const arns = invokeArns(INVOKER_ROLE_ARN);
+    expect(arns).toEqual(
+      ROUTES.filter((r) => r.access === 'read')
+        .map(routeArn)
+        .sort(),
+    );
+    expect(arns).not.toContain(routeArn({ method: 'POST', path: '/v1/push' }));
+  });
+
+  test('push is granted apart: to writerRoleArns and to every writer a stream source lists, on POST /v1/push only', () => {
+    const writer = 'arn:aws:iam::123456789012:role/PaymentSwitch';
+    const listed = 'arn:aws:iam::123456789012:role/ClickCollector';
+    const registry = testRegistry();
+    const clicks = registry.sources.get('clicks')!;
+    // allowedWriters: the stream source's list of who may push (the DSL field of issue 11).
+    const writable = { ...clicks, allowedWriters: [listed] };
+    const withWriters = new Registry([
+      ...registry.entities.values(),
+      ...[...registry.sources.values()].map((s) => (s === clicks ? writable : s)),
+      ...[...registry.views.values()].map((v) => (v.source === clicks ? { ...v, source: writable } : v)),
+    ]);
+    const { stack, cleanup } = buildApp({ bundle: false, cloudFormationValidation: false, props: { registry: withWriters, writerRoleArns: [writer] } });
+    try {
+      const template = Template.fromStack(stack);
+      for (const name of ['PaymentSwitch', 'ClickCollector']) {
+        const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(
+          ([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([name]),
+        )!;
+        const [statement] = policy.Properties.PolicyDocument.Statement;
+        expect(policy.Properties.PolicyDocument.Statement).toHaveLength(1);
+        expect(statement.Action).toBe('execute-api:Invoke');
+        expect(JSON.stringify(statement.Resource)).toContain('/POST/v1/push');
+        expect(JSON.stringify(statement.Resource)).not.toMatch(/features|catalog/);
+      }
+    } finally {
+      cleanup();
+    }
   });
 
   test('a role of another account is refused: a policy attached to it in this stack would be ignored', () => {
@@ -485,8 +539,8 @@ describe('monitoring', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
-    // 2 handlers + 2 streams + 2 API + batch, dead letters, compaction
-    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(9);
+    // 2 handlers + 2 streams + 2 API + batch, dead letters, compaction, its dead letters, 2 raw archives
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(12);
   });
 });
 
@@ -494,11 +548,14 @@ describe('outputs', () => {
   test('name the API URL, the table, the bucket, the training database and workgroup, the batch function and one stream per source under stable ids', () => {
     const outputs = synth.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual([
+      'AlarmTopicArn',
       'ApiUrl',
       'AthenaWorkgroup',
       'BatchFunctionName',
       'BucketName',
       'GlueDatabase',
+      'StreamArnCardPayments',
+      'StreamArnClicks',
       'StreamNameCardPayments',
       'StreamNameClicks',
       'TableName',
@@ -508,8 +565,9 @@ describe('outputs', () => {
     expect(outputs.AthenaWorkgroup!.Value).toBe('Tessera-training');
     expect(outputs.TableName!.Value).toEqual({ Ref: logicalId(synth.template, 'AWS::DynamoDB::Table', 'OnlineStoreTable') });
     expect(outputs.BucketName!.Value).toEqual({ Ref: logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreBucket') });
-    expect(resolve(outputs.StreamNameCardPayments!.Value, streamRefs())).toBe('acme-card-payments');
-    expect(resolve(outputs.StreamNameClicks!.Value, streamRefs())).toBe('tessera-clicks');
+    expect(resolve(outputs.StreamNameCardPayments!.Value, streamRefs())).toBe(streamOf('card_payments'));
+    expect(resolve(outputs.StreamNameClicks!.Value, streamRefs())).toBe(streamOf('clicks'));
+    expect(outputs.StreamArnClicks!.Value).toEqual(getAtt(streamOf('clicks')));
     expect(JSON.stringify(outputs.ApiUrl!.Value)).toContain(logicalId(synth.template, 'AWS::ApiGateway::RestApi', 'ServingApi'));
   });
 });

@@ -14,6 +14,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { entity, featureView, streamSource } from '../../lambdas/core/definitions.js';
+import { Registry } from '../../lambdas/core/registry.js';
 import { Compaction } from '../../lib/constructs/compaction.js';
 import { Training } from '../../lib/constructs/training.js';
 import { byInts, byUser, registry } from '../unit/pit-fixtures.js';
@@ -173,12 +176,47 @@ describe('the training constructs', () => {
       Timeout: 900,
       Environment: { Variables: Match.objectLike({ TESSERA_COMPACTION_MIN_AGE_MINUTES: '120', TESSERA_COMPACTION_BUDGET_SECONDS: '780' }) },
     });
-    const statements = statementsOf('CompactionHandler');
+    const statements = statementsOf('CompactionHandler').filter((s) => actions([s]).some((a) => a.startsWith('s3:')));
     expect(actions(statements)).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     const objects = statements.find((s) => [s.Action].flat().includes('s3:DeleteObject'));
     expect(JSON.stringify(objects?.Resource)).toContain('/offline/*');
     expect(statements.find((s) => s.Action === 's3:ListBucket')?.Condition).toEqual({ StringLike: { 's3:prefix': ['offline/*'] } });
   });
+});
+
+it('a training role reads the tables and offline/<view>/ rows of the views without pii only, unless granted pii views too', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-training-infra-'));
+  try {
+    const app = new App({ outdir: dir, context: { ...cdkJsonContext(), ...WITHOUT_BUNDLING }, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'Pii', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const bucket = new s3.Bucket(stack, 'Bucket', { enforceSSL: true });
+    Validations.of(bucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'A test bucket; the real one logs to its access-log bucket.' });
+    const schema = z.object({ event_id: z.string(), user_id: z.string(), lat: z.number(), amount: z.number(), ts: z.number() });
+    const user = entity({ name: 'user', joinKey: 'user_id' });
+    const events = streamSource({ name: 'events', schema, eventTimeField: 'ts', eventIdField: 'event_id' });
+    const view = (name: string, features: Record<string, 'float'>, tags: string[]) =>
+      featureView({ name, entities: [user], source: events, features, ttl: '7d', owner: 'tests', description: name, tags });
+    const piiRegistry = new Registry([user, events, view('user_amounts', { amount: 'float' }, []), view('user_location', { lat: 'float' }, ['pii'])]);
+    const training = new Training(stack, 'Training', { registry: piiRegistry, bucket });
+    const plain = new iam.Role(stack, 'Plain', { assumedBy: new iam.AccountRootPrincipal() });
+    const trusted = new iam.Role(stack, 'Trusted', { assumedBy: new iam.AccountRootPrincipal() });
+    training.grantQuery(plain);
+    training.grantQuery(trusted, { pii: true });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    app.synth();
+    const t = Template.fromStack(stack);
+    const policyOf = (role: string) =>
+      JSON.stringify(Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes(role)));
+    expect(training.viewsFor({ pii: false })).toEqual(['user_amounts']);
+    expect(policyOf('Plain')).toContain('/offline/user_amounts/*');
+    expect(policyOf('Plain')).toContain('table/tessera_pii/user_amounts');
+    expect(policyOf('Plain')).not.toContain('user_location');
+    expect(policyOf('Plain')).not.toContain('/offline/*');
+    expect(policyOf('Trusted')).toContain('/offline/user_location/*');
+    expect(policyOf('Trusted')).toContain('table/tessera_pii/user_location');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('passes cdk-nag in an environment-agnostic stack too (pseudo parameters in the acknowledged ARNs)', () => {
