@@ -11,6 +11,7 @@
  * - a feature with nothing to serve is null + NOT_FOUND: an entity the online store has never
  *   seen (where the native route answers a count of 0), and an empty `last_n` window (the SDK
  *   cannot type an empty list);
+ * - features of one name from several views need `full_feature_names`, as in Feast;
  * - float features are written as JSON floats (`10.0`), so the SDK types them as doubles;
  * - a row feature carries its row's event time; a windowed aggregation and an on-demand
  *   feature carry the request time (the end of the window the value covers).
@@ -109,6 +110,13 @@ export function toFeastResponse({ response, planned, items, now }: ServedRequest
     return { values: cells.map((c) => c.value), statuses: cells.map((c) => c.status), event_timestamps: cells.map((c) => c.at) };
   });
   const featureNames = plan.features.map((f) => (options.fullNames ? f.column : f.feature));
+  const collisions = featureNames.filter((name, i) => featureNames.indexOf(name) !== i);
+  if (collisions.length > 0) {
+    // Feast's FeatureNameCollisionError: the answer would have two columns of one name.
+    throw new ValidationError(`features named alike in several views (${[...new Set(collisions)].join(', ')}): set full_feature_names`, {
+      features: [...new Set(collisions)],
+    });
+  }
   const metadata: FeastResponse['metadata'] = { feature_names: [...plan.joinKeys, ...featureNames] };
   if (options.versionMetadata) metadata.feature_view_metadata = viewVersions(plan);
   return { metadata, results: [...keyResults, ...featureResults] };
