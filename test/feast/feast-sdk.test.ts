@@ -215,6 +215,8 @@ describe("Feast 0.67's SDK reading from Tessera", { timeout: 60_000 }, () => {
     expect(answer.values.recent_merchants_1d).toEqual([['m7001', 'm7002'], null, null, null]);
     expect(answer.statuses.recent_merchants_1d).toEqual(['PRESENT', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
     expect(answer.values.txn_count_1h).toEqual([2, 0, 0, null]);
+    expect(answer.statuses.amount_sum_1h).toEqual(['PRESENT', 'PRESENT', 'PRESENT', 'NOT_FOUND']);
+    expect(answer.statuses.amount_max_1d).toEqual(['PRESENT', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
     expect(answer.values.amount_usd?.[0]).toBe(10);
     expect(answer.types.amount_usd?.[0]).toBe('float');
   });
