@@ -31,9 +31,13 @@ const NOW = Date.now();
 const PARIS = { lat: 48.8566, lon: 2.3522 };
 
 const transaction = transactionMaker('feast-sdk', { currency: 'USD', ...PARIS });
-/** Fresh activity (two transactions within the hour, one at a round amount), quiet (every short window empty), stale (past user_location's 7-day TTL). */
+/**
+ * Fresh activity (two transactions within the hour, one at a round amount), quiet (every short
+ * window empty), stale (past user_location's 7-day TTL). No event is near a window's edge, so
+ * the SDK's answers, taken first, and the native ones, taken after, see the same windows.
+ */
 const EVENTS: Transaction[] = [
-  transaction('u7001', { merchant_id: 'm7001', amount: 10, ts: NOW - 2 * MINUTE }),
+  transaction('u7001', { merchant_id: 'm7001', amount: 10, ts: NOW - 10 * MINUTE }),
   transaction('u7001', { merchant_id: 'm7002', amount: 12.5, currency: 'EUR', ts: NOW - 30 * MINUTE }),
   transaction('u7002', { merchant_id: 'm7001', amount: 20, ts: NOW - 2 * DAY }),
   transaction('u7003', { merchant_id: 'm7002', amount: 7.25, ts: NOW - 8 * DAY }),
@@ -288,7 +292,7 @@ describe("the Feast route's wire format, as Feast's documented HTTP calls see it
     expect(answer.status, answer.text).toBe(200);
     expect(answer.text).toContain('"values":[10.0]');
     const body = JSON.parse(answer.text) as { results: { event_timestamps: string[] }[] };
-    expect(body.results[1]?.event_timestamps).toEqual([new Date(NOW - 2 * MINUTE).toISOString()]);
+    expect(body.results[1]?.event_timestamps).toEqual([new Date(NOW - 10 * MINUTE).toISOString()]);
     const windowEnd = Date.parse(body.results[2]?.event_timestamps[0] as string);
     expect(windowEnd).toBeGreaterThanOrEqual(before);
     expect(windowEnd).toBeLessThanOrEqual(after);
