@@ -88,6 +88,14 @@ export interface ServedRequest {
 
 export function toFeastResponse({ response, planned, items, now }: ServedRequest, options: FeastOptions): FeastResponse {
   const { plan } = planned;
+  const featureNames = plan.features.map((f) => (options.fullNames ? f.column : f.feature));
+  const collisions = featureNames.filter((name, i) => featureNames.indexOf(name) !== i);
+  if (collisions.length > 0) {
+    // Feast's FeatureNameCollisionError: the answer would have two columns of one name.
+    throw new ValidationError(`features named alike in several views (${[...new Set(collisions)].join(', ')}): set full_feature_names`, {
+      features: [...new Set(collisions)],
+    });
+  }
   const requestTime = new Date(now).toISOString();
   const keyResults = plan.joinKeys.map((key) => ({
     values: response.results.map((r) => r.entity[key] ?? null),
@@ -109,14 +117,6 @@ export function toFeastResponse({ response, planned, items, now }: ServedRequest
     });
     return { values: cells.map((c) => c.value), statuses: cells.map((c) => c.status), event_timestamps: cells.map((c) => c.at) };
   });
-  const featureNames = plan.features.map((f) => (options.fullNames ? f.column : f.feature));
-  const collisions = featureNames.filter((name, i) => featureNames.indexOf(name) !== i);
-  if (collisions.length > 0) {
-    // Feast's FeatureNameCollisionError: the answer would have two columns of one name.
-    throw new ValidationError(`features named alike in several views (${[...new Set(collisions)].join(', ')}): set full_feature_names`, {
-      features: [...new Set(collisions)],
-    });
-  }
   const metadata: FeastResponse['metadata'] = { feature_names: [...plan.joinKeys, ...featureNames] };
   if (options.versionMetadata) metadata.feature_view_metadata = viewVersions(plan);
   return { metadata, results: [...keyResults, ...featureResults] };
