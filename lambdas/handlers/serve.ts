@@ -13,9 +13,9 @@ import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { authorize, type Caller } from '../core/access.js';
 import { buildCatalog } from '../core/catalog.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
-import { fromFeastRequest, toFeastResponse } from '../core/feast.js';
+import { feastResponseText, fromFeastRequest, type ServedRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
-import { assembleResponse, type FeaturesResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
+import { assembleResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
 import { pushEvents } from './push.js';
 import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
@@ -29,11 +29,12 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
   const catalog = JSON.stringify(buildCatalog(registry));
   const openApi = JSON.stringify(openApiDocument());
 
-  async function features(body: unknown, caller: Caller): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
+  async function features(body: unknown, caller: Caller): Promise<ServedRequest> {
     const planned = planRequest(registry, body);
     authorize(registry, caller, planned);
     const items = await online.read(planned.pks);
-    return { response: assembleResponse(planned, items, runtime.now()), joinKeys: planned.plan.joinKeys };
+    const now = runtime.now();
+    return { response: assembleResponse(planned, items, now), planned, items, now };
   }
 
   const routes: Record<string, Partial<Record<string, Route>>> = {
@@ -43,9 +44,9 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
     '/get-online-features': {
       POST: async (event, caller) => {
-        const { request, fullNames } = fromFeastRequest(parseBody(event));
-        const { response, joinKeys } = await features(request, caller);
-        return json(200, toFeastResponse(response, joinKeys, fullNames));
+        const { request, options } = fromFeastRequest(parseBody(event), registry.entities.values());
+        const served = await features(request, caller);
+        return raw(feastResponseText(toFeastResponse(served, options), served.planned.plan));
       },
     },
     '/v1/push': {
