@@ -120,7 +120,8 @@ export class DynamoOnlineStore implements OnlineStore {
   /** Reads only what serving needs: the requested values, and the tiles when asked (not the dedupe set). */
   private projection(features?: readonly string[], withTiles = false): Projection {
     if (!features) return {};
-    const names: Record<string, string> = { '#pk': 'pk', '#v': 'v', '#ets': 'ets', '#its': 'its', '#eid': 'eid', '#f': 'f' };
+    // DynamoDB refuses a name the expression does not use: `#f` only when a row feature is read.
+    const names: Record<string, string> = { '#pk': 'pk', '#v': 'v', '#ets': 'ets', '#its': 'its', '#eid': 'eid', ...(features.length ? { '#f': 'f' } : {}) };
     const paths = ['#pk', '#v', '#ets', '#its', '#eid'];
     if (withTiles) {
       names['#agg'] = 'agg';
