@@ -8,6 +8,7 @@ import { entityIdOf, itemKey } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { type FeatureValue, type OnlineItem, readFeatures } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
+import { computeOnDemand } from './values.js';
 
 export const MAX_ENTITIES = 100;
 /** The largest request body the handler parses (API Gateway itself admits up to 10 MB). */
@@ -164,7 +165,7 @@ export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string
         const input = stored[view]?.[feature];
         inputs[ref] = input?.status === 'present' ? input.value : null;
       }
-      return odfv.compute({ request: context.data, features: inputs });
+      return computeOnDemand(odfv, { request: context.data, features: inputs });
     });
     const values: Record<string, unknown> = {};
     const status: Record<string, FeatureValue['status']> = {};
