@@ -33,6 +33,17 @@ interface SourceBase<S extends EventSchema> {
   readonly eventIdField: keyof z.infer<S> & string;
   readonly description?: string;
   readonly owner?: string;
+  /**
+   * How far ahead of its ingest time an event may be stamped; events further ahead are
+   * rejected (EventTimeOutOfRange), so a wrong clock or a forged time cannot pin a value.
+   * @default '5m'
+   */
+  readonly maxFutureSkew?: Duration;
+  /**
+   * How far behind its ingest time an event may be stamped; older events are rejected.
+   * Backfills are held to it too. @default no limit
+   */
+  readonly maxAge?: Duration;
 }
 
 export interface StreamSource<S extends EventSchema = EventSchema> extends SourceBase<S> {

@@ -37,6 +37,15 @@ export interface ReadPlan {
   readonly joinKeys: readonly string[];
 }
 
+/** The event times a source accepts, relative to each event's ingest time (see SourceBase). */
+export interface EventTimeWindow {
+  readonly maxFutureSkewMs: number;
+  /** Undefined: any age. */
+  readonly maxAgeMs?: number;
+}
+
+export const DEFAULT_MAX_FUTURE_SKEW = '5m';
+
 export const COLUMN_SEPARATOR = '__';
 export const columnName = (view: string, feature: string): string => `${view}${COLUMN_SEPARATOR}${feature}`;
 
@@ -57,6 +66,8 @@ export class Registry {
   readonly views = new Map<string, FeatureView>();
   readonly onDemand = new Map<string, OnDemandFeature>();
   readonly services = new Map<string, FeatureService>();
+  /** Each source's accepted event times, parsed once here. */
+  readonly eventTimeWindows = new Map<string, EventTimeWindow>();
   private readonly features = new Map<string, ResolvedFeature>();
   private readonly plans = new Map<string, ReadPlan>();
 
@@ -64,6 +75,7 @@ export class Registry {
     for (const definition of definitions) this.add(definition);
     // A batch source's schedule must be one EventBridge and local mode can run.
     for (const source of this.sources.values()) if (source.kind === 'batch') scheduledRun(source);
+    for (const source of this.sources.values()) this.eventTimeWindows.set(source.name, eventTimeWindowOf(source));
     for (const view of this.views.values()) this.checkView(view);
     for (const odfv of this.onDemand.values()) this.checkOnDemand(odfv);
     for (const service of this.services.values()) this.plans.set(service.name, this.checkService(service));
@@ -294,4 +306,15 @@ export function rowProblem(view: FeatureView, row: Record<string, unknown>): str
   const extra = Object.keys(row).filter((k) => !(k in view.features));
   if (extra.length) return `undeclared field(s) ${extra.join(', ')}`;
   return undefined;
+}
+
+function eventTimeWindowOf(source: Source): EventTimeWindow {
+  const parse = (field: 'maxFutureSkew' | 'maxAge', text: string): number => {
+    const ms = parseDuration(text);
+    if (ms === undefined)
+      throw new DefinitionError(`source "${source.name}"`, `bad ${field} "${text}": write a positive whole number of s, m, h or d, e.g. "5m"`);
+    return ms;
+  };
+  const maxFutureSkewMs = parse('maxFutureSkew', source.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW);
+  return source.maxAge === undefined ? { maxFutureSkewMs } : { maxFutureSkewMs, maxAgeMs: parse('maxAge', source.maxAge) };
 }

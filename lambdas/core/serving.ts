@@ -4,7 +4,7 @@
  * around these two functions; the OpenAPI document is generated from the same schemas.
  */
 import * as z from 'zod';
-import { entityIdOf, itemKey } from './entity-key.js';
+import { entityIdOf, itemKey, itemKeyProblem, MAX_ITEM_KEY_BYTES } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { type FeatureValue, type OnlineItem, readFeatures } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
@@ -102,6 +102,8 @@ export function planRequest(registry: Registry, body: unknown): RequestPlan {
       } catch (error) {
         throw new ValidationError(`entities[${index}]: ${(error as Error).message}`, { index });
       }
+      const keyProblem = itemKeyProblem(view.name, entityId);
+      if (keyProblem) throw new ValidationError(`entities[${index}]: ${keyProblem}`, { index, limitBytes: MAX_ITEM_KEY_BYTES });
       const pk = itemKey(view.name, entityId);
       byView.set(view.name, pk);
       pks.add(pk);

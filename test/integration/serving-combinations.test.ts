@@ -10,8 +10,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import * as fraud from '../../features/fraud.js';
 import { featureService, onDemandFeature, select } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
@@ -85,10 +85,7 @@ async function withHistory(ctx: Parameters<typeof S.setUp>[0], user: string) {
 }
 
 const SHAPE_NAMES = Object.keys(SHAPES) as Shape[];
-const CASES = SHAPE_NAMES.flatMap((shape, i) => [
-  [shape, 'service', i] as const,
-  [shape, 'list', i] as const,
-]);
+const CASES = SHAPE_NAMES.flatMap((shape, i) => [[shape, 'service', i] as const, [shape, 'list', i] as const]);
 
 describe('every shape of request, by service and by list', { timeout: 60_000 }, () => {
   it.for(CASES)('POST /v1/features answers %s features requested by %s with their values', async ([shape, by, i], ctx) => {

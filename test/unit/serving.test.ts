@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import * as demo from '../../features/index.js';
-import { itemKey } from '../../lambdas/core/entity-key.js';
 import { onDemandFeature } from '../../lambdas/core/definitions.js';
+import { itemKey } from '../../lambdas/core/entity-key.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../lambdas/core/errors.js';
 import { Ingestor } from '../../lambdas/core/ingest.js';
 import { applyRows, type OnlineItem } from '../../lambdas/core/online.js';
