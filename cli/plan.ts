@@ -19,9 +19,14 @@ export function describeCatalog(catalog: Catalog): string {
       (v) =>
         `  ${v.name} v${v.version}  ${v.features.length} features  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
     ),
-    `${catalog.onDemandFeatures.length} on-demand features: ${catalog.onDemandFeatures.map((o) => o.name).join(', ') || '-'}`,
+    `${catalog.onDemandFeatures.length} on-demand features:${catalog.onDemandFeatures.length ? '' : ' -'}`,
+    ...catalog.onDemandFeatures.flatMap((o) =>
+      o.features.map((f) => `  ${o.name}:${f.name}  ${f.type}${f.pii ? `  pii${f.piiFrom.length ? ` (computed from ${f.piiFrom.join(', ')})` : ''}` : ''}`),
+    ),
     `${catalog.featureServices.length} feature services:`,
-    ...catalog.featureServices.map((s) => `  ${s.name} v${s.version}  ${s.features.length} features`),
+    ...catalog.featureServices.map(
+      (s) => `  ${s.name} v${s.version}  ${s.features.length} features${s.piiFeatures.length ? `  pii ${s.piiFeatures.join(', ')}` : ''}`,
+    ),
   ];
   return lines.join('\n');
 }

@@ -1,12 +1,13 @@
 /**
  * Who may read what. A feature service lists the IAM roles allowed to read it (none listed:
  * any caller the API's IAM policy lets in); a request for a plain feature list is allowed
- * when every feature is in some service the caller may read. Features tagged `pii` are
- * served only through a service that lists them in `piiFeatures` — never in plain lists.
+ * when every feature is in some service the caller may read. pii features — tagged `pii`, or
+ * computed from one — are served only through a service that lists them in `piiFeatures`,
+ * never in plain lists.
  */
 import type { FeatureService } from './definitions.js';
 import { AccessDeniedError } from './errors.js';
-import type { ReadPlan, Registry } from './registry.js';
+import { piiReason, type ReadPlan, type Registry } from './registry.js';
 
 /** The caller as API Gateway reports it after SigV4 auth (`requestContext.identity.userArn`). */
 export interface Caller {
@@ -78,7 +79,7 @@ export function authorize(registry: Registry, caller: Caller, request: { service
   }
   for (const feature of request.plan.features) {
     if (feature.pii) {
-      throw new AccessDeniedError(`"${feature.ref}" is tagged pii: request it through a feature service that lists it`, { feature: feature.ref });
+      throw new AccessDeniedError(`"${feature.ref}" ${piiReason(feature)}: request it through a feature service that lists it`, { feature: feature.ref });
     }
     const services = servicesByFeature.get(feature.ref) ?? [];
     if (!services.some((name) => allowedBy(rolesByService.get(name) ?? null, caller))) {

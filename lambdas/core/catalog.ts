@@ -26,12 +26,13 @@ export interface Catalog {
     owner: string;
     description: string;
     tags: string[];
-    features: { name: string; type: string; kind: string; aggregation?: unknown }[];
+    features: { name: string; type: string; kind: string; aggregation?: unknown; pii: boolean }[];
   }[];
   readonly onDemandFeatures: readonly {
     name: string;
     inputs: string[];
-    features: { name: string; type: string }[];
+    /** `pii` when tagged or computed from a pii feature; `piiFrom` names the tagged features it is computed from. */
+    features: { name: string; type: string; pii: boolean; piiFrom: string[] }[];
     request: unknown;
     owner: string;
     description: string;
@@ -54,9 +55,10 @@ export function buildCatalog(registry: Registry): Catalog {
   const lineage: { from: string; to: string }[] = [];
   const featureViews = [...registry.views.values()].map((view) => {
     lineage.push({ from: `source:${view.source.name}`, to: `view:${view.name}` });
+    const pii = view.tags.includes('pii');
     const features = [
-      ...Object.entries(view.features).map(([name, type]) => ({ name, type, kind: 'row' })),
-      ...view.aggregations.map((a) => ({ name: a.name, type: registry.feature(`${view.name}:${a.name}`).type, kind: 'aggregation', aggregation: a })),
+      ...Object.entries(view.features).map(([name, type]) => ({ name, type, kind: 'row', pii })),
+      ...view.aggregations.map((a) => ({ name: a.name, type: registry.feature(`${view.name}:${a.name}`).type, kind: 'aggregation', aggregation: a, pii })),
     ];
     for (const f of features) lineage.push({ from: `view:${view.name}`, to: `feature:${view.name}:${f.name}` });
     return {
@@ -77,7 +79,10 @@ export function buildCatalog(registry: Registry): Catalog {
     return {
       name: odfv.name,
       inputs: [...odfv.inputs],
-      features: Object.entries(odfv.features).map(([name, type]) => ({ name, type })),
+      features: Object.entries(odfv.features).map(([name, type]) => {
+        const { pii, piiFrom } = registry.feature(`${odfv.name}:${name}`);
+        return { name, type, pii, piiFrom: [...piiFrom] };
+      }),
       request: z.toJSONSchema(odfv.request),
       owner: odfv.owner,
       description: odfv.description,

@@ -23,7 +23,10 @@ export interface ResolvedFeature {
   readonly feature: string;
   readonly kind: FeatureKind;
   readonly type: FeatureType;
+  /** Tagged pii, or computed from a pii feature (anything computed from pii is pii). */
   readonly pii: boolean;
+  /** The pii-tagged features this one is computed from, through every on-demand step; empty for a feature tagged pii itself or one that is not pii. */
+  readonly piiFrom: readonly string[];
 }
 
 /** What one request for a set of features has to read, computed once per service. */
@@ -163,7 +166,7 @@ export class Registry {
       if (!NAME.test(name)) fail(`feature "${name}" is not lower_snake_case`);
       if (!FEATURE_TYPES.includes(type)) fail(`feature "${name}" has unknown type "${type}" (one of ${FEATURE_TYPES.join(', ')})`);
       names.add(name);
-      this.addFeature({ view: view.name, feature: name, kind: 'row', type, pii: view.tags.includes('pii') });
+      this.addFeature({ view: view.name, feature: name, kind: 'row', type, pii: view.tags.includes('pii'), piiFrom: [] });
     }
     for (const agg of view.aggregations) {
       const where = `aggregation "${agg.name}"`;
@@ -183,7 +186,14 @@ export class Registry {
       if (agg.fn === 'last_n' && !(Number.isInteger(agg.n) && (agg.n as number) >= 1 && (agg.n as number) <= 100)) {
         fail(`${where}: last_n needs n between 1 and 100`);
       }
-      this.addFeature({ view: view.name, feature: agg.name, kind: 'aggregation', type: aggregationType(agg, view), pii: view.tags.includes('pii') });
+      this.addFeature({
+        view: view.name,
+        feature: agg.name,
+        kind: 'aggregation',
+        type: aggregationType(agg, view),
+        pii: view.tags.includes('pii'),
+        piiFrom: [],
+      });
     }
     if (names.size === 0) fail('it declares no features');
     const example = (view.source as { example?: unknown }).example;
@@ -206,9 +216,12 @@ export class Registry {
     for (const input of odfv.inputs) {
       if (!this.features.has(input)) throw new DefinitionError(at, `unknown input "${input}" (write view:feature)`);
     }
+    // pii through lineage: an output is pii when any input is, and remembers which tagged features it comes from.
+    const inputs = odfv.inputs.map((ref) => this.features.get(ref) as ResolvedFeature);
+    const piiFrom = [...new Set(inputs.filter((f) => f.pii).flatMap((f) => (f.piiFrom.length ? f.piiFrom : [f.ref])))];
     for (const [name, type] of Object.entries(odfv.features)) {
       if (!FEATURE_TYPES.includes(type)) throw new DefinitionError(at, `feature "${name}" has unknown type "${type}"`);
-      this.addFeature({ view: odfv.name, feature: name, kind: 'onDemand', type, pii: odfv.tags.includes('pii') });
+      this.addFeature({ view: odfv.name, feature: name, kind: 'onDemand', type, pii: odfv.tags.includes('pii') || piiFrom.length > 0, piiFrom });
     }
   }
 
@@ -228,13 +241,13 @@ export class Registry {
       }
     }
     for (const ref of refs) {
-      if (this.features.get(ref)?.pii && !service.piiFeatures.includes(ref)) {
-        throw new DefinitionError(at, `it serves "${ref}", which is tagged pii: list it in piiFeatures to serve it`);
-      }
+      const feature = this.features.get(ref) as ResolvedFeature;
+      if (feature.pii && !service.piiFeatures.includes(ref))
+        throw new DefinitionError(at, `it serves "${ref}", which ${piiReason(feature)}: list it in piiFeatures to serve it`);
     }
     for (const ref of service.piiFeatures) {
       const feature = this.features.get(ref);
-      if (!feature?.pii) throw new DefinitionError(at, `piiFeatures lists "${ref}", which is not a pii-tagged feature`);
+      if (!feature?.pii) throw new DefinitionError(at, `piiFeatures lists "${ref}", which is not a pii feature`);
     }
     return this.plan(refs);
   }
@@ -296,6 +309,11 @@ export class Registry {
     if (!source) throw new NotFoundError(`no stream source reads the stream "${streamName}"`);
     return source;
   }
+}
+
+/** Why a feature is pii, for messages: `is tagged pii` or `is pii: computed from user_location:lat, …`. */
+export function piiReason(feature: ResolvedFeature): string {
+  return feature.piiFrom.length ? `is pii: computed from ${feature.piiFrom.join(', ')}` : 'is tagged pii';
 }
 
 /** Why a transformed row does not fit its view's declared features, or undefined when it does. */

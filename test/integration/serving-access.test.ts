@@ -149,6 +149,31 @@ describe('pii features', { timeout: 60_000 }, () => {
     expect(expectError(answer, 403, 'AccessDeniedError').message).toContain('tagged pii');
   });
 
+  it('refuses a feature computed from pii (the distance to a chosen point) in plain lists on both routes, naming its pii inputs', async (ctx) => {
+    // Prepare: with four chosen reference points, km_from_last gives away the card holder's position
+    const s = await S.setUp(ctx);
+    await s.ingest([transaction('u5005', S.startedAt)]);
+    const context = { amount: 1, currency: 'EUR', lat: 0, lon: 0 };
+
+    // Act
+    const answers = await Promise.all([
+      s.call('POST', '/v1/features', { features: ['txn_risk:km_from_last'], entities: [{ user_id: 'u5005', ...context }] }, { as: 'scorer' }),
+      s.call(
+        'POST',
+        '/get-online-features',
+        { features: ['txn_risk:km_from_last'], entities: { user_id: ['u5005'] }, request_context: { amount: [1], currency: ['EUR'], lat: [0], lon: [0] } },
+        { as: 'scorer' },
+      ),
+    ]);
+
+    // Assess
+    for (const answer of answers) {
+      expect(expectError(answer, 403, 'AccessDeniedError').message).toBe(
+        '"txn_risk:km_from_last" is pii: computed from user_location:lat, user_location:lon: request it through a feature service that lists it',
+      );
+    }
+  });
+
   it('serves the pii feature through a service that lists it', async (ctx) => {
     // Prepare
     const s = await S.setUp(ctx);

@@ -38,10 +38,7 @@ describe('the OpenAPI document', { timeout: 60_000 }, () => {
     // Prepare
     const accepted: [string, unknown][] = [
       ['/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u6001' }] }],
-      [
-        '/v1/features',
-        { features: ['user_last_txn:amount_usd', 'txn_risk:km_from_last'], entities: [{ user_id: 'u6001', amount: 1, currency: 'EUR', ...PARIS }] },
-      ],
+      ['/v1/features', { features: ['user_last_txn:amount_usd', 'user_txn_stats:txn_count_1h'], entities: [{ user_id: 'u6001' }] }],
       [
         '/get-online-features',
         { feature_service: 'fraud_v2', entities: { user_id: ['u6001'], merchant_id: ['m0007'] }, request_context: { amount: [1] }, full_feature_names: true },
@@ -260,8 +257,8 @@ describe('on-demand features', { timeout: 60_000 }, () => {
 
     // Act
     const answer = await s.call('POST', '/v1/features', {
-      features: ['txn_risk:km_from_last'],
-      entities: [{ user_id: 'u6999', amount: 5, currency: 'GBP', ...PARIS }],
+      service: 'fraud_v2',
+      entities: [{ user_id: 'u6999', merchant_id: 'm6999', amount: 5, currency: 'GBP', ...PARIS }],
     });
 
     // Assess

@@ -56,6 +56,17 @@ describe('access to feature services', () => {
     expect(() => check(scorerSession, { features: ['contact:email'], entities: [{ user_id: 'u1' }] })).toThrow(/tagged pii/);
   });
 
+  it('never serves a feature computed from pii in a plain feature list, to any caller', () => {
+    const demoRegistry = Registry.fromModule(demo);
+    const request = {
+      features: ['user_last_txn:amount_usd', 'txn_risk:km_from_last'],
+      entities: [{ user_id: 'u0001', amount: 1, currency: 'EUR', lat: 0, lon: 0 }],
+    };
+    expect(() => authorize(demoRegistry, { arn: null }, planRequest(demoRegistry, request))).toThrow(
+      '"txn_risk:km_from_last" is pii: computed from user_location:lat, user_location:lon: request it through a feature service that lists it',
+    );
+  });
+
   it('refuses at plan time a service that serves a pii feature it does not list', () => {
     const leaky = featureService({ name: 'leaky', features: [contact], owner: 'o', description: 'd' });
     expect(() => new Registry([user, source, contact, leaky] as Definition[])).toThrow(/serves "contact:email", which is tagged pii/);
