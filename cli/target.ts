@@ -5,6 +5,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { TesseraClient } from '../client/tessera-client.js';
+import { LOCAL_OPERATOR } from '../local/discovery.js';
 
 export interface TargetOptions {
   readonly url?: string;
@@ -26,7 +27,9 @@ const pascalCase = (name: string) => name.replace(/(^|_)([a-z0-9])/g, (_, __, c:
 export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv): Promise<CliTarget> {
   if (!options.stack) {
     const url = options.url ?? env.TESSERA_URL ?? DEFAULT_LOCAL_URL;
-    return { description: `local mode at ${url}`, client: new TesseraClient({ url }) };
+    // Signed as local mode's operator, which local mode lets push (its signature is not checked).
+    const signing = { region: 'us-east-1', credentials: { accessKeyId: LOCAL_OPERATOR.accessKeyId, secretAccessKey: LOCAL_OPERATOR.secretAccessKey } };
+    return { description: `local mode at ${url}`, client: new TesseraClient({ url, signing }) };
   }
   const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region) throw new Error('--stack needs a region: pass --region or set AWS_REGION');

@@ -1,11 +1,15 @@
 /**
+ * Who may read and who may write. Writing (`POST /v1/push`) is denied by default: a stream
+ * source admits the roles it lists in `allowedWriters`, plus the deployment's own writers
+ * (TESSERA_WRITERS, the roles the stack grants push to every source), and no one else.
+ *
  * Who may read what. A feature service lists the IAM roles allowed to read it (none listed:
  * any caller the API's IAM policy lets in); a request for a plain feature list is allowed
  * when every feature is in some service the caller may read. pii features — tagged `pii`, or
  * computed from one — are served only through a service that lists them in `piiFeatures`,
  * never in plain lists.
  */
-import type { FeatureService } from './definitions.js';
+import type { FeatureService, StreamSource } from './definitions.js';
 import { AccessDeniedError } from './errors.js';
 import { piiReason, type ReadPlan, type Registry } from './registry.js';
 
@@ -33,7 +37,21 @@ export function mayRead(service: FeatureService, caller: Caller): boolean {
 /** Roles allowed to read a service, as `account:role-name`; null when any caller may. */
 function allowedRolesOf(service: FeatureService): ReadonlySet<string> | null {
   if (service.allowedPrincipals.length === 0) return null;
-  return new Set(service.allowedPrincipals.map(roleOf).filter((role): role is string => role !== null));
+  return rolesOf(service.allowedPrincipals);
+}
+
+const rolesOf = (arns: readonly string[]): ReadonlySet<string> => new Set(arns.map(roleOf).filter((role): role is string => role !== null));
+
+/**
+ * Throws AccessDeniedError unless the caller may push to `source`: a session of a role in its
+ * `allowedWriters` or in `writers` (the deployment's writers to every source). Nobody else —
+ * an empty list admits no caller.
+ */
+export function authorizePush(source: StreamSource, caller: Caller, writers: readonly string[]): void {
+  if (allowedBy(rolesOf([...source.allowedWriters, ...writers]), caller)) return;
+  throw new AccessDeniedError(`${caller.arn ?? 'an anonymous caller'} may not push to source "${source.name}": list its role in the source's allowedWriters`, {
+    source: source.name,
+  });
 }
 
 function allowedBy(roles: ReadonlySet<string> | null, caller: Caller): boolean {

@@ -45,7 +45,8 @@ export interface Catalog {
     description: string;
     features: string[];
     piiFeatures: string[];
-    allowedPrincipals: string[];
+    /** Left out for a caller who may not read the service (see catalogFor). */
+    allowedPrincipals?: string[];
   }[];
   /** Edges of the lineage graph, as `kind:name` pairs. */
   readonly lineage: readonly { from: string; to: string }[];
@@ -124,6 +125,16 @@ export function buildCatalog(registry: Registry): Catalog {
   };
 }
 
+/** The catalog as a caller sees it: the principal ARNs of services `mayRead` refuses are left out. */
+export function catalogFor(catalog: Catalog, mayRead: (service: string) => boolean): Catalog {
+  return {
+    ...catalog,
+    featureServices: catalog.featureServices.map(({ allowedPrincipals, ...service }) =>
+      mayRead(service.name) ? { ...service, ...(allowedPrincipals ? { allowedPrincipals } : {}) } : service,
+    ),
+  };
+}
+
 export interface CatalogChange {
   readonly kind: 'added' | 'removed' | 'changed';
   readonly definition: string;
@@ -145,8 +156,10 @@ export function diffCatalogs(before: Catalog | undefined, after: Catalog): Catal
     }
     return map;
   };
+  // A service whose principals the published catalog did not show us is compared without them.
+  const hidden = new Set(before?.featureServices.filter((s) => s.allowedPrincipals === undefined).map((s) => s.name));
   const a = index(before);
-  const b = index(after);
+  const b = index(hidden.size ? catalogFor(after, (name) => !hidden.has(name)) : after);
   const changes: CatalogChange[] = [];
   for (const [name, json] of b) {
     if (!a.has(name)) changes.push({ kind: 'added', definition: name });

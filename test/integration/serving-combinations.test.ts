@@ -8,6 +8,9 @@
  * same answers.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -134,5 +137,26 @@ describe('every shape of request, by service and by list', { timeout: 60_000 }, 
     // Assess
     const [row] = FeaturesResponse.parse(JSON.parse(stdout)).results;
     expect(row?.values).toEqual(expectedOf(shape));
+  });
+});
+
+describe('`tessera push` against local mode', { timeout: 60_000 }, () => {
+  it("signs as local mode's operator, so its events are accepted and served, and counts a rejected line with its reason", async (ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+    const file = join(mkdtempSync(join(tmpdir(), 'tessera-push-')), 'events.jsonl');
+    const good = transaction('u7401', S.startedAt, { amount: 9, currency: 'USD' });
+    const ahead = transaction('u7402', S.startedAt, { ts: Date.now() + 3_600_000 });
+    writeFileSync(file, `${JSON.stringify(good)}\n${JSON.stringify(ahead)}\n`);
+
+    // Act
+    const { stdout } = await run(TSX, [CLI, 'push', '--url', s.store.url, '--file', file], { timeout: 60_000 }).catch((error: { stdout: string }) => error);
+    await s.store.poller.drain();
+
+    // Assess
+    expect(stdout).toContain(`1 events sent to transactions on local mode at ${s.store.url}; 1 rejected.`);
+    expect(stdout).toMatch(/line 2: EventTimeOutOfRange: "ts": event time .* is more than maxFutureSkew 5m ahead/);
+    const read = await s.call('POST', '/v1/features', { features: ['user_last_txn:amount_usd'], entities: [{ user_id: 'u7401' }] });
+    expect(FeaturesResponse.parse(read.body).results[0]?.values).toEqual({ user_last_txn__amount_usd: 9 });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import * as demo from '../../features/index.js';
-import { authorize, roleOf } from '../../lambdas/core/access.js';
+import { authorize, authorizePush, roleOf } from '../../lambdas/core/access.js';
 import { type Definition, entity, featureService, featureView, select, streamSource } from '../../lambdas/core/definitions.js';
 import { AccessDeniedError } from '../../lambdas/core/errors.js';
 import { Registry } from '../../lambdas/core/registry.js';
@@ -75,5 +75,24 @@ describe('access to feature services', () => {
   it('lets the demo services be read by any caller (they list no principals)', () => {
     const demoRegistry = Registry.fromModule(demo);
     expect(() => authorize(demoRegistry, { arn: null }, planRequest(demoRegistry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }] }))).not.toThrow();
+  });
+});
+
+describe('write access to stream sources', () => {
+  const PRODUCER = 'arn:aws:iam::123456789012:role/ingest/payment-switch';
+  const OPERATOR = 'arn:aws:iam::123456789012:role/tessera-operator';
+  const written = streamSource({ ...source, name: 'written', allowedWriters: [PRODUCER] });
+
+  it('lets a session of a listed role push and refuses every other caller, naming the source', () => {
+    expect(() => authorizePush(written, { arn: 'arn:aws:sts::123456789012:assumed-role/payment-switch/s1' }, [])).not.toThrow();
+    for (const arn of [scorerSession, null]) {
+      expect(() => authorizePush(written, { arn }, [])).toThrow(`${arn ?? 'an anonymous caller'} may not push to source "written"`);
+    }
+  });
+
+  it('admits no caller to a source that lists no writers, except the deployment writers', () => {
+    expect(source.allowedWriters).toEqual([]);
+    for (const arn of [scorerSession, PRODUCER, null]) expect(() => authorizePush(source, { arn }, [])).toThrow(AccessDeniedError);
+    expect(() => authorizePush(source, { arn: 'arn:aws:sts::123456789012:assumed-role/tessera-operator/cli' }, [OPERATOR])).not.toThrow();
   });
 });
