@@ -52,7 +52,8 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       },
       '/v1/push': {
         post: {
-          summary: 'Write events to a stream source, validated like the stream; only roles the source lists in allowedWriters (and the deployment\'s writers) may push',
+          summary:
+            "Write events to a stream source, validated like the stream; only roles the source lists in allowedWriters (and the deployment's writers) may push",
           requestBody: { required: true, ...json('PushRequest') },
           responses: { '202': { description: 'Accepted', ...json('PushResponse') }, ...errors(400, 403, 404, 413, 500) },
         },
