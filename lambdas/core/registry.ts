@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { DefinitionError, NotFoundError } from './errors.js';
+import { roleOf } from './principal.js';
 import { scheduledRun } from './schedule.js';
 import { aggregationType, FEATURE_TYPES, valueMatches } from './values.js';
 import { windowProblem } from './windows.js';
@@ -79,6 +80,15 @@ export class Registry {
     // A batch source's schedule must be one EventBridge and local mode can run.
     for (const source of this.sources.values()) if (source.kind === 'batch') scheduledRun(source);
     for (const source of this.sources.values()) this.eventTimeWindows.set(source.name, eventTimeWindowOf(source));
+    for (const source of this.streamSources()) {
+      // A writer that is not a role ARN could never match a caller: refuse it rather than ignore it.
+      const bad = source.allowedWriters.find((arn) => roleOf(arn) === null || !arn.includes(':role/'));
+      if (bad !== undefined)
+        throw new DefinitionError(
+          `source "${source.name}"`,
+          `allowedWriters lists "${bad}", which is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`,
+        );
+    }
     for (const view of this.views.values()) this.checkView(view);
     for (const odfv of this.onDemand.values()) this.checkOnDemand(odfv);
     for (const service of this.services.values()) this.plans.set(service.name, this.checkService(service));

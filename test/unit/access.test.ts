@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import * as demo from '../../features/index.js';
-import { authorize, authorizePush, roleOf } from '../../lambdas/core/access.js';
+import { authorize, authorizePush } from '../../lambdas/core/access.js';
 import { type Definition, entity, featureService, featureView, select, streamSource } from '../../lambdas/core/definitions.js';
 import { AccessDeniedError } from '../../lambdas/core/errors.js';
+import { roleOf } from '../../lambdas/core/principal.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { planRequest } from '../../lambdas/core/serving.js';
 

@@ -95,6 +95,15 @@ describe('the registry validates a definitions repo', () => {
     expect(() => build(nightly)).toThrow(/batch source "nightly": schedule "every night" is neither rate/);
   });
 
+  it('rejects a writer that is not an IAM role ARN, which could never match a caller', () => {
+    const writers = (allowedWriters: string[]) => build(streamSource({ ...clicks, allowedWriters }));
+    expect(() => writers(['arn:aws:iam::123456789012:user/alice'])).toThrow(
+      'source "clicks": allowedWriters lists "arn:aws:iam::123456789012:user/alice", which is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+    );
+    expect(() => writers(['payment-switch'])).toThrow(/allowedWriters lists "payment-switch"/);
+    expect(() => writers(['arn:aws:iam::123456789012:role/ingest/payment-switch'])).not.toThrow();
+  });
+
   it('answers unknown features and services with NotFoundError', () => {
     const registry = build(user, clicks, lastPage);
     expect(() => registry.servicePlan('nope')).toThrow(NotFoundError);
