@@ -23,9 +23,14 @@ export function describeCatalog(catalog: Catalog): string {
       (v) =>
         `  ${v.name} v${v.version}  ${countOf(v.features.length, 'feature')}  entities ${v.entities.join('+')}  ttl ${v.ttl ?? 'none'}${v.tags.length ? `  tags ${v.tags.join(',')}` : ''}`,
     ),
-    `${countOf(catalog.onDemandFeatures.length, 'on-demand feature')}: ${catalog.onDemandFeatures.map((o) => o.name).join(', ') || '-'}`,
+    `${countOf(catalog.onDemandFeatures.length, 'on-demand feature')}:${catalog.onDemandFeatures.length ? '' : ' -'}`,
+    ...catalog.onDemandFeatures.flatMap((o) =>
+      o.features.map((f) => `  ${o.name}:${f.name}  ${f.type}${f.pii ? `  pii${f.piiFrom.length ? ` (computed from ${f.piiFrom.join(', ')})` : ''}` : ''}`),
+    ),
     `${countOf(catalog.featureServices.length, 'feature service')}:`,
-    ...catalog.featureServices.map((s) => `  ${s.name} v${s.version}  ${countOf(s.features.length, 'feature')}`),
+    ...catalog.featureServices.map(
+      (s) => `  ${s.name} v${s.version}  ${countOf(s.features.length, 'feature')}${s.piiFeatures.length ? `  pii ${s.piiFeatures.join(', ')}` : ''}`,
+    ),
   ];
   return lines.join('\n');
 }

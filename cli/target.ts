@@ -8,7 +8,7 @@
  */
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { TesseraClient } from '../client/tessera-client.js';
-import { LOCAL_ENDPOINTS_FILE, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
+import { LOCAL_ENDPOINTS_FILE, LOCAL_OPERATOR, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 export interface TargetOptions {
@@ -69,7 +69,9 @@ export async function reach<T>(target: CliTarget, call: () => Promise<T>): Promi
 export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv): Promise<CliTarget> {
   if (!options.stack) {
     const { url, foundBy } = localApi(options, env);
-    return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url }) };
+    // Signed as local mode's operator, which local mode lets push (its signature is not checked).
+    const signing = { region: 'us-east-1', credentials: { accessKeyId: LOCAL_OPERATOR.accessKeyId, secretAccessKey: LOCAL_OPERATOR.secretAccessKey } };
+    return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url, signing }) };
   }
   const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
   const url = outputs.require('ApiUrl');

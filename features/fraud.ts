@@ -247,6 +247,10 @@ export const fraudV2 = featureService({
     select(userChargebacks, ['chargeback_count_30d', 'chargeback_amount_30d']),
     transactionRisk,
   ],
+  // txn_risk reads user_location, so both its outputs are pii (km_from_last gives the card
+  // holder's position away to a caller choosing reference points): listed, as fraud_v1 lists
+  // lat/lon. A deployment restricts the readers of either with allowedPrincipals.
+  piiFeatures: ['txn_risk:km_from_last', 'txn_risk:amount_ratio'],
   owner: 'fraud-ml',
   description: 'The fraud model, v2: card holder, merchant and the authorisation being scored',
 });

@@ -13,6 +13,18 @@ import type { AwsAccess } from '../lambdas/adapters/aws.js';
 import type { ResourceNames } from './resources.js';
 import type { LocalStore } from './store.js';
 
+/**
+ * The principal local mode's own tools sign as — the CLI against local mode — and local mode
+ * lets push to every stream source (TESSERA_WRITERS), as a deployment lets the roles its stack
+ * grants push. Local mode maps this access key to the ARN without checking the signature
+ * (see http.ts): a stand-in for IAM on one machine, not a secret.
+ */
+export const LOCAL_OPERATOR = {
+  accessKeyId: 'TESSERALOCALOPERATOR',
+  secretAccessKey: 'local-mode-does-not-verify-signatures',
+  arn: 'arn:aws:iam::000000000000:role/tessera-local-operator',
+} as const;
+
 /** Where local mode writes the file, relative to the folder it runs in (the project root for `npm start`). */
 export const LOCAL_ENDPOINTS_FILE = '.work/local-endpoints.json';
 

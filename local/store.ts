@@ -13,6 +13,7 @@ import { Registry } from '../lambdas/core/registry.js';
 import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/runtime.js';
 import { createServeHandler } from '../lambdas/handlers/serve.js';
 import { createStreamHandler } from '../lambdas/handlers/stream.js';
+import { LOCAL_OPERATOR } from './discovery.js';
 import { startEmulators } from './emulators.js';
 import { type CheckpointStore, EventSourceMapping, type EventSourceMappingOptions } from './event-source-mapping.js';
 import { type HttpAdapter, type HttpAdapterOptions, startHttpAdapter } from './http.js';
@@ -47,7 +48,8 @@ export interface LocalStoreOptions {
   /**
    * Access key id → principal ARN: the HTTP adapter reports the signer of a SigV4-signed
    * request as API Gateway's IAM auth would, without verifying the signature (see local/http.ts).
-   * @default {} — every request is anonymous
+   * LOCAL_OPERATOR's key is always mapped, and may push to every source.
+   * @default {} — every other request is anonymous
    */
   readonly principals?: HttpAdapterOptions['principals'];
   /** The definitions to run with, for tests and benchmarks. @default the registry of features/index.ts */
@@ -78,6 +80,7 @@ export function handlerEnvironment(access: AwsAccess, names: ResourceNames, logL
     TESSERA_STREAMS: JSON.stringify(names.streams),
     AWS_REGION: access.region,
     POWERTOOLS_LOG_LEVEL: logLevel,
+    TESSERA_WRITERS: JSON.stringify([LOCAL_OPERATOR.arn]),
   };
   if (access.credentials) {
     env.AWS_ACCESS_KEY_ID = access.credentials.accessKeyId;
@@ -139,7 +142,7 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
     const http: HttpAdapter = await startHttpAdapter(createServeHandler(runtime), {
       port: options.port ?? 4000,
       ...(options.identity ? { identity: options.identity } : {}),
-      ...(options.principals ? { principals: options.principals } : {}),
+      principals: { [LOCAL_OPERATOR.accessKeyId]: LOCAL_OPERATOR.arn, ...options.principals },
     });
     cleanup.push(() => http.close());
 

@@ -1,28 +1,22 @@
 /**
+ * Who may read and who may write. Writing (`POST /v1/push`) is denied by default: a stream
+ * source admits the roles it lists in `allowedWriters`, plus the deployment's own writers
+ * (TESSERA_WRITERS, the roles the stack grants push to every source), and no one else.
+ *
  * Who may read what. A feature service lists the IAM roles allowed to read it (none listed:
  * any caller the API's IAM policy lets in); a request for a plain feature list is allowed
- * when every feature is in some service the caller may read. Features tagged `pii` are
- * served only through a service that lists them in `piiFeatures` — never in plain lists.
+ * when every feature is in some service the caller may read. pii features — tagged `pii`, or
+ * computed from one — are served only through a service that lists them in `piiFeatures`,
+ * never in plain lists.
  */
-import type { FeatureService } from './definitions.js';
+import type { FeatureService, StreamSource } from './definitions.js';
 import { AccessDeniedError } from './errors.js';
-import type { ReadPlan, Registry } from './registry.js';
+import { roleOf } from './principal.js';
+import { piiReason, type ReadPlan, type Registry } from './registry.js';
 
 /** The caller as API Gateway reports it after SigV4 auth (`requestContext.identity.userArn`). */
 export interface Caller {
   readonly arn: string | null;
-}
-
-/**
- * The role an ARN stands for, as `account:role-name`: an assumed-role session
- * (`arn:aws:sts::123:assumed-role/Name/session`) is its role (`arn:aws:iam::123:role/path/Name`).
- */
-export function roleOf(arn: string): string | null {
-  const sts = /^arn:aws[\w-]*:sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
-  if (sts) return `${sts[1]}:${sts[2]}`;
-  const iam = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(arn);
-  if (iam) return `${iam[1]}:${iam[2]}`;
-  return null;
 }
 
 export function mayRead(service: FeatureService, caller: Caller): boolean {
@@ -32,7 +26,21 @@ export function mayRead(service: FeatureService, caller: Caller): boolean {
 /** Roles allowed to read a service, as `account:role-name`; null when any caller may. */
 function allowedRolesOf(service: FeatureService): ReadonlySet<string> | null {
   if (service.allowedPrincipals.length === 0) return null;
-  return new Set(service.allowedPrincipals.map(roleOf).filter((role): role is string => role !== null));
+  return rolesOf(service.allowedPrincipals);
+}
+
+const rolesOf = (arns: readonly string[]): ReadonlySet<string> => new Set(arns.map(roleOf).filter((role): role is string => role !== null));
+
+/**
+ * Throws AccessDeniedError unless the caller may push to `source`: a session of a role in its
+ * `allowedWriters` or in `writers` (the deployment's writers to every source). Nobody else —
+ * an empty list admits no caller.
+ */
+export function authorizePush(source: StreamSource, caller: Caller, writers: readonly string[]): void {
+  if (allowedBy(rolesOf([...source.allowedWriters, ...writers]), caller)) return;
+  throw new AccessDeniedError(`${caller.arn ?? 'an anonymous caller'} may not push to source "${source.name}": list its role in the source's allowedWriters`, {
+    source: source.name,
+  });
 }
 
 function allowedBy(roles: ReadonlySet<string> | null, caller: Caller): boolean {
@@ -78,7 +86,7 @@ export function authorize(registry: Registry, caller: Caller, request: { service
   }
   for (const feature of request.plan.features) {
     if (feature.pii) {
-      throw new AccessDeniedError(`"${feature.ref}" is tagged pii: request it through a feature service that lists it`, { feature: feature.ref });
+      throw new AccessDeniedError(`"${feature.ref}" ${piiReason(feature)}: request it through a feature service that lists it`, { feature: feature.ref });
     }
     const services = servicesByFeature.get(feature.ref) ?? [];
     if (!services.some((name) => allowedBy(rolesByService.get(name) ?? null, caller))) {

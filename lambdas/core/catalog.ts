@@ -26,12 +26,13 @@ export interface Catalog {
     owner: string;
     description: string;
     tags: string[];
-    features: { name: string; type: string; kind: string; aggregation?: unknown }[];
+    features: { name: string; type: string; kind: string; aggregation?: unknown; pii: boolean }[];
   }[];
   readonly onDemandFeatures: readonly {
     name: string;
     inputs: string[];
-    features: { name: string; type: string }[];
+    /** `pii` when tagged or computed from a pii feature; `piiFrom` names the tagged features it is computed from. */
+    features: { name: string; type: string; pii: boolean; piiFrom: string[] }[];
     request: unknown;
     owner: string;
     description: string;
@@ -44,7 +45,8 @@ export interface Catalog {
     description: string;
     features: string[];
     piiFeatures: string[];
-    allowedPrincipals: string[];
+    /** Left out for a caller who may not read the service (see catalogFor). */
+    allowedPrincipals?: string[];
   }[];
   /** Edges of the lineage graph, as `kind:name` pairs. */
   readonly lineage: readonly { from: string; to: string }[];
@@ -54,9 +56,10 @@ export function buildCatalog(registry: Registry): Catalog {
   const lineage: { from: string; to: string }[] = [];
   const featureViews = [...registry.views.values()].map((view) => {
     lineage.push({ from: `source:${view.source.name}`, to: `view:${view.name}` });
+    const pii = view.tags.includes('pii');
     const features = [
-      ...Object.entries(view.features).map(([name, type]) => ({ name, type, kind: 'row' })),
-      ...view.aggregations.map((a) => ({ name: a.name, type: registry.feature(`${view.name}:${a.name}`).type, kind: 'aggregation', aggregation: a })),
+      ...Object.entries(view.features).map(([name, type]) => ({ name, type, kind: 'row', pii })),
+      ...view.aggregations.map((a) => ({ name: a.name, type: registry.feature(`${view.name}:${a.name}`).type, kind: 'aggregation', aggregation: a, pii })),
     ];
     for (const f of features) lineage.push({ from: `view:${view.name}`, to: `feature:${view.name}:${f.name}` });
     return {
@@ -77,7 +80,10 @@ export function buildCatalog(registry: Registry): Catalog {
     return {
       name: odfv.name,
       inputs: [...odfv.inputs],
-      features: Object.entries(odfv.features).map(([name, type]) => ({ name, type })),
+      features: Object.entries(odfv.features).map(([name, type]) => {
+        const { pii, piiFrom } = registry.feature(`${odfv.name}:${name}`);
+        return { name, type, pii, piiFrom: [...piiFrom] };
+      }),
       request: z.toJSONSchema(odfv.request),
       owner: odfv.owner,
       description: odfv.description,
@@ -119,6 +125,16 @@ export function buildCatalog(registry: Registry): Catalog {
   };
 }
 
+/** The catalog as a caller sees it: the principal ARNs of services `mayRead` refuses are left out. */
+export function catalogFor(catalog: Catalog, mayRead: (service: string) => boolean): Catalog {
+  return {
+    ...catalog,
+    featureServices: catalog.featureServices.map(({ allowedPrincipals, ...service }) =>
+      mayRead(service.name) ? { ...service, ...(allowedPrincipals ? { allowedPrincipals } : {}) } : service,
+    ),
+  };
+}
+
 export interface CatalogChange {
   readonly kind: 'added' | 'removed' | 'changed';
   readonly definition: string;
@@ -140,8 +156,10 @@ export function diffCatalogs(before: Catalog | undefined, after: Catalog): Catal
     }
     return map;
   };
+  // A service whose principals the published catalog did not show us is compared without them.
+  const hidden = new Set(before?.featureServices.filter((s) => s.allowedPrincipals === undefined).map((s) => s.name));
   const a = index(before);
-  const b = index(after);
+  const b = index(hidden.size ? catalogFor(after, (name) => !hidden.has(name)) : after);
   const changes: CatalogChange[] = [];
   for (const [name, json] of b) {
     if (!a.has(name)) changes.push({ kind: 'added', definition: name });

@@ -33,12 +33,30 @@ interface SourceBase<S extends EventSchema> {
   readonly eventIdField: keyof z.infer<S> & string;
   readonly description?: string;
   readonly owner?: string;
+  /**
+   * How far ahead of its ingest time an event may be stamped; events further ahead are
+   * rejected (EventTimeOutOfRange), so a wrong clock or a forged time cannot pin a value.
+   * @default '5m'
+   */
+  readonly maxFutureSkew?: Duration;
+  /**
+   * How far behind its ingest time an event may be stamped; older events are rejected.
+   * Backfills are held to it too. @default no limit
+   */
+  readonly maxAge?: Duration;
 }
 
 export interface StreamSource<S extends EventSchema = EventSchema> extends SourceBase<S> {
   readonly kind: 'stream';
   /** @default `tessera-<name>` */
   readonly streamName: string;
+  /**
+   * IAM role ARNs allowed to push events to this source through the API (`POST /v1/push`);
+   * the stack grants them invoke on that route. Producers writing to the Kinesis stream
+   * itself are governed by the stream's IAM policy instead.
+   * @default [] — no caller may push, except the deployment's own writers (TESSERA_WRITERS)
+   */
+  readonly allowedWriters: readonly string[];
 }
 
 export interface BatchSource<S extends EventSchema = EventSchema> extends SourceBase<S> {
@@ -139,8 +157,8 @@ export function entity(spec: Optional<Entity, 'keyType'>): Entity {
   return { kind: 'entity', keyType: 'string', ...spec };
 }
 
-export function streamSource<S extends EventSchema>(spec: Optional<StreamSource<S>, 'streamName'>): StreamSource<S> {
-  return { kind: 'stream', streamName: `tessera-${spec.name}`, ...spec };
+export function streamSource<S extends EventSchema>(spec: Optional<StreamSource<S>, 'streamName' | 'allowedWriters'>): StreamSource<S> {
+  return { kind: 'stream', streamName: `tessera-${spec.name}`, allowedWriters: [], ...spec };
 }
 
 export function batchSource<S extends EventSchema>(spec: Omit<BatchSource<S>, 'kind'>): BatchSource<S> {

@@ -2,13 +2,15 @@
  * From a raw source record to feature rows: parse, validate against the source schema, run
  * every view's transform, check the output types. One function for the stream handler, the
  * batch handler and `/v1/push`; a record either yields rows for every view of its source or
- * a dead-letter reason, never half of each.
+ * a dead-letter reason, never half of each: every check of every view (event time, keys,
+ * transform output) runs before anything is written.
  */
 import * as z from 'zod';
 import type { FeatureView, Row, Source } from './definitions.js';
-import { entityIdOf } from './entity-key.js';
+import { formatDuration } from './duration.js';
+import { entityIdOf, itemKeyProblem } from './entity-key.js';
 import { TesseraError } from './errors.js';
-import { type Registry, rowProblem } from './registry.js';
+import { type EventTimeWindow, type Registry, rowProblem } from './registry.js';
 
 /** One transformed row of one view: what the online and offline stores receive. */
 export interface ViewRow {
@@ -22,7 +24,7 @@ export interface ViewRow {
   readonly values: Row;
 }
 
-export type RejectionCode = 'MalformedPayload' | 'SchemaMismatch' | 'TransformFailed' | 'InvalidOutput';
+export type RejectionCode = 'MalformedPayload' | 'SchemaMismatch' | 'EventTimeOutOfRange' | 'KeyTooLong' | 'TransformFailed' | 'InvalidOutput';
 
 export interface Rejection {
   readonly code: RejectionCode;
@@ -34,9 +36,9 @@ export type IngestOutcome =
   | { readonly ok: true; readonly eventId: string; readonly eventTs: number; readonly rows: readonly ViewRow[] }
   | { readonly ok: false; readonly rejection: Rejection };
 
-/** Epoch milliseconds from a number or an ISO-8601 string; undefined when neither. */
+/** Epoch milliseconds from an integer or an ISO-8601 string; undefined when neither. */
 export function toEpochMs(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
   if (typeof value === 'string') {
     const ms = Date.parse(value);
     return Number.isNaN(ms) ? undefined : ms;
@@ -44,11 +46,33 @@ export function toEpochMs(value: unknown): number | undefined {
   return undefined;
 }
 
+/** The event times every path can store: 1970-01-01 to the end of 9999 (ISO-8601, Parquet and both SQL engines hold these). */
+export const EARLIEST_EVENT_TIME = 0;
+export const LATEST_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Why an event time is not accepted at `ingestTs`, or undefined when it is. */
+export function eventTimeProblem(eventTs: number, ingestTs: number, window: EventTimeWindow): string | undefined {
+  if (eventTs < EARLIEST_EVENT_TIME || eventTs > LATEST_EVENT_TIME) {
+    return `event time ${eventTs} is outside the storable range ${iso(EARLIEST_EVENT_TIME)} to ${iso(LATEST_EVENT_TIME)}`;
+  }
+  if (eventTs > ingestTs + window.maxFutureSkewMs) {
+    return `event time ${iso(eventTs)} is more than maxFutureSkew ${formatDuration(window.maxFutureSkewMs)} ahead of the ingest time ${iso(ingestTs)}`;
+  }
+  if (window.maxAgeMs !== undefined && eventTs < ingestTs - window.maxAgeMs) {
+    return `event time ${iso(eventTs)} is more than maxAge ${formatDuration(window.maxAgeMs)} behind the ingest time ${iso(ingestTs)}`;
+  }
+  return undefined;
+}
+
 export class Ingestor {
   private readonly viewsBySource = new Map<string, FeatureView[]>();
+  private readonly windows: ReadonlyMap<string, EventTimeWindow>;
 
   constructor(registry: Registry) {
     for (const source of registry.sources.values()) this.viewsBySource.set(source.name, registry.viewsOfSource(source.name));
+    this.windows = registry.eventTimeWindows;
   }
 
   /** Parses and transforms one record; `payload` is the record's bytes as the producer sent them. */
@@ -64,6 +88,8 @@ export class Ingestor {
     const event = parsed.data as Row;
     const eventTs = toEpochMs(event[source.eventTimeField]);
     if (eventTs === undefined) return reject('SchemaMismatch', `"${source.eventTimeField}" is not an event time (epoch ms or ISO-8601)`);
+    const timeProblem = eventTimeProblem(eventTs, ingestTs, this.windows.get(source.name) as EventTimeWindow);
+    if (timeProblem) return reject('EventTimeOutOfRange', `"${source.eventTimeField}": ${timeProblem}`);
     const eventId = String(event[source.eventIdField]);
     const rows: ViewRow[] = [];
     for (const view of this.viewsBySource.get(source.name) ?? []) {
@@ -77,6 +103,8 @@ export class Ingestor {
         return reject('TransformFailed', message, view.name);
       }
       if (values === null) continue;
+      const keyProblem = itemKeyProblem(view, entityId);
+      if (keyProblem) return reject('KeyTooLong', keyProblem, view.name);
       const problem = rowProblem(view, values);
       if (problem) return reject('InvalidOutput', problem, view.name);
       const keys = Object.fromEntries(view.entities.map((e) => [e.joinKey, event[e.joinKey] as string | number]));

@@ -31,6 +31,7 @@
 import { type AggregationState, addRows, isEmptyState, lastUseOfState, longestWindowMs, mergeStates, pruneState, readAggregates } from './aggregation.js';
 import type { FeatureView, Row } from './definitions.js';
 import { parseDuration } from './duration.js';
+import { groupName } from './entity-key.js';
 import type { ViewRow } from './ingest.js';
 import { compareStamps, type Stamp } from './order.js';
 import type { ResolvedFeature } from './registry.js';
@@ -68,7 +69,7 @@ export function onlineGroups(viewsByName: ReadonlyMap<string, FeatureView>): Rea
   const views = [...viewsByName.values()];
   const members = new Map<string, FeatureView[]>();
   for (const view of views) {
-    const name = `${view.source.name}:${view.entities.map((e) => e.joinKey).join('+')}`;
+    const name = groupName(view);
     members.set(name, [...(members.get(name) ?? []), view]);
   }
   const horizonBySource = new Map<string, number>();

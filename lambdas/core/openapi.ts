@@ -52,9 +52,10 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       },
       '/v1/push': {
         post: {
-          summary: 'Write events to a stream source, validated like the stream',
+          summary:
+            "Write events to a stream source, validated like the stream; only roles the source lists in allowedWriters (and the deployment's writers) may push",
           requestBody: { required: true, ...json('PushRequest') },
-          responses: { '202': { description: 'Accepted', ...json('PushResponse') }, ...errors(400, 404, 413, 500) },
+          responses: { '202': { description: 'Accepted', ...json('PushResponse') }, ...errors(400, 403, 404, 413, 500) },
         },
       },
       '/v1/catalog': { get: { summary: 'The published catalog with lineage', responses: { '200': { description: 'The catalog' }, ...errors(500) } } },

@@ -8,6 +8,7 @@ import { checkDefinitionShape, KIND_LABEL } from './definition-schema.js';
 import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
 import { parseDuration } from './duration.js';
 import { DefinitionError, NotFoundError } from './errors.js';
+import { roleOf } from './principal.js';
 import { scheduledRun } from './schedule.js';
 import { aggregationType, FEATURE_TYPES, valueMatches } from './values.js';
 import { windowProblem } from './windows.js';
@@ -24,7 +25,10 @@ export interface ResolvedFeature {
   readonly feature: string;
   readonly kind: FeatureKind;
   readonly type: FeatureType;
+  /** Tagged pii, or computed from a pii feature (anything computed from pii is pii). */
   readonly pii: boolean;
+  /** The pii-tagged features this one is computed from, through every on-demand step; empty for a feature tagged pii itself or one that is not pii. */
+  readonly piiFrom: readonly string[];
 }
 
 /** What one request for a set of features has to read, computed once per service. */
@@ -38,6 +42,15 @@ export interface ReadPlan {
   readonly joinKeys: readonly string[];
 }
 
+/** The event times a source accepts, relative to each event's ingest time (see SourceBase). */
+export interface EventTimeWindow {
+  readonly maxFutureSkewMs: number;
+  /** Undefined: any age. */
+  readonly maxAgeMs?: number;
+}
+
+export const DEFAULT_MAX_FUTURE_SKEW = '5m';
+
 export const COLUMN_SEPARATOR = '__';
 export const columnName = (view: string, feature: string): string => `${view}${COLUMN_SEPARATOR}${feature}`;
 
@@ -49,6 +62,8 @@ export class Registry {
   readonly views = new Map<string, FeatureView>();
   readonly onDemand = new Map<string, OnDemandFeature>();
   readonly services = new Map<string, FeatureService>();
+  /** Each source's accepted event times, parsed once here. */
+  readonly eventTimeWindows = new Map<string, EventTimeWindow>();
   private readonly features = new Map<string, ResolvedFeature>();
   private readonly plans = new Map<string, ReadPlan>();
 
@@ -56,6 +71,16 @@ export class Registry {
     for (const definition of definitions) this.add(definition);
     // A batch source's schedule must be one EventBridge and local mode can run.
     for (const source of this.sources.values()) if (source.kind === 'batch') scheduledRun(source);
+    for (const source of this.sources.values()) this.eventTimeWindows.set(source.name, eventTimeWindowOf(source));
+    for (const source of this.streamSources()) {
+      // A writer that is not a role ARN could never match a caller: refuse it rather than ignore it.
+      const bad = source.allowedWriters.find((arn) => roleOf(arn) === null || !arn.includes(':role/'));
+      if (bad !== undefined)
+        throw new DefinitionError(
+          `source "${source.name}"`,
+          `allowedWriters lists "${bad}", which is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`,
+        );
+    }
     for (const view of this.views.values()) this.checkView(view);
     for (const odfv of this.onDemand.values()) this.checkOnDemand(odfv);
     for (const service of this.services.values()) this.plans.set(service.name, this.checkService(service));
@@ -144,7 +169,7 @@ export class Registry {
       if (!NAME.test(name)) fail(`feature "${name}" is not lower_snake_case`);
       if (!FEATURE_TYPES.includes(type)) fail(`feature "${name}" has unknown type "${type}" (one of ${FEATURE_TYPES.join(', ')})`);
       names.add(name);
-      this.addFeature({ view: view.name, feature: name, kind: 'row', type, pii: view.tags.includes('pii') });
+      this.addFeature({ view: view.name, feature: name, kind: 'row', type, pii: view.tags.includes('pii'), piiFrom: [] });
     }
     for (const agg of view.aggregations) {
       const where = `aggregation "${agg.name}"`;
@@ -164,7 +189,14 @@ export class Registry {
       if (agg.fn === 'last_n' && !(Number.isInteger(agg.n) && (agg.n as number) >= 1 && (agg.n as number) <= 100)) {
         fail(`${where}: last_n needs n between 1 and 100`);
       }
-      this.addFeature({ view: view.name, feature: agg.name, kind: 'aggregation', type: aggregationType(agg, view), pii: view.tags.includes('pii') });
+      this.addFeature({
+        view: view.name,
+        feature: agg.name,
+        kind: 'aggregation',
+        type: aggregationType(agg, view),
+        pii: view.tags.includes('pii'),
+        piiFrom: [],
+      });
     }
     if (names.size === 0) fail('it declares no features');
     const example = (view.source as { example?: unknown }).example;
@@ -187,9 +219,12 @@ export class Registry {
     for (const input of odfv.inputs) {
       if (!this.features.has(input)) throw new DefinitionError(at, `unknown input "${input}" (write view:feature)`);
     }
+    // pii through lineage: an output is pii when any input is, and remembers which tagged features it comes from.
+    const inputs = odfv.inputs.map((ref) => this.features.get(ref) as ResolvedFeature);
+    const piiFrom = [...new Set(inputs.filter((f) => f.pii).flatMap((f) => (f.piiFrom.length ? f.piiFrom : [f.ref])))];
     for (const [name, type] of Object.entries(odfv.features)) {
       if (!FEATURE_TYPES.includes(type)) throw new DefinitionError(at, `feature "${name}" has unknown type "${type}"`);
-      this.addFeature({ view: odfv.name, feature: name, kind: 'onDemand', type, pii: odfv.tags.includes('pii') });
+      this.addFeature({ view: odfv.name, feature: name, kind: 'onDemand', type, pii: odfv.tags.includes('pii') || piiFrom.length > 0, piiFrom });
     }
   }
 
@@ -209,13 +244,13 @@ export class Registry {
       }
     }
     for (const ref of refs) {
-      if (this.features.get(ref)?.pii && !service.piiFeatures.includes(ref)) {
-        throw new DefinitionError(at, `it serves "${ref}", which is tagged pii: list it in piiFeatures to serve it`);
-      }
+      const feature = this.features.get(ref) as ResolvedFeature;
+      if (feature.pii && !service.piiFeatures.includes(ref))
+        throw new DefinitionError(at, `it serves "${ref}", which ${piiReason(feature)}: list it in piiFeatures to serve it`);
     }
     for (const ref of service.piiFeatures) {
       const feature = this.features.get(ref);
-      if (!feature?.pii) throw new DefinitionError(at, `piiFeatures lists "${ref}", which is not a pii-tagged feature`);
+      if (!feature?.pii) throw new DefinitionError(at, `piiFeatures lists "${ref}", which is not a pii feature`);
     }
     return this.plan(refs);
   }
@@ -279,6 +314,11 @@ export class Registry {
   }
 }
 
+/** Why a feature is pii, for messages: `is tagged pii` or `is pii: computed from user_location:lat, …`. */
+export function piiReason(feature: ResolvedFeature): string {
+  return feature.piiFrom.length ? `is pii: computed from ${feature.piiFrom.join(', ')}` : 'is tagged pii';
+}
+
 /** Why a transformed row does not fit its view's declared features, or undefined when it does. */
 export function rowProblem(view: FeatureView, row: Record<string, unknown>): string | undefined {
   for (const [name, type] of Object.entries(view.features)) {
@@ -287,4 +327,15 @@ export function rowProblem(view: FeatureView, row: Record<string, unknown>): str
   const extra = Object.keys(row).filter((k) => !(k in view.features));
   if (extra.length) return `undeclared field(s) ${extra.join(', ')}`;
   return undefined;
+}
+
+function eventTimeWindowOf(source: Source): EventTimeWindow {
+  const parse = (field: 'maxFutureSkew' | 'maxAge', text: string): number => {
+    const ms = parseDuration(text);
+    if (ms === undefined)
+      throw new DefinitionError(`source "${source.name}"`, `bad ${field} "${text}": write a positive whole number of s, m, h or d, e.g. "5m"`);
+    return ms;
+  };
+  const maxFutureSkewMs = parse('maxFutureSkew', source.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW);
+  return source.maxAge === undefined ? { maxFutureSkewMs } : { maxFutureSkewMs, maxAgeMs: parse('maxAge', source.maxAge) };
 }

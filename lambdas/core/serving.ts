@@ -4,10 +4,11 @@
  * around these two functions; the OpenAPI document is generated from the same schemas.
  */
 import * as z from 'zod';
-import { entityIdOf } from './entity-key.js';
+import { entityIdOf, itemKeyProblem, MAX_ITEM_KEY_BYTES } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { type FeatureValue, onlineGroups, readFeatures, type TierItem, tierKeys } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
+import { computeOnDemand } from './values.js';
 
 export const MAX_ENTITIES = 100;
 /** The largest request body the handler parses (API Gateway itself admits up to 10 MB). */
@@ -103,6 +104,8 @@ export function planRequest(registry: Registry, body: unknown): RequestPlan {
       } catch (error) {
         throw new ValidationError(`entities[${index}]: ${(error as Error).message}`, { index });
       }
+      const keyProblem = itemKeyProblem(view, entityId);
+      if (keyProblem) throw new ValidationError(`entities[${index}]: ${keyProblem}`, { index, limitBytes: MAX_ITEM_KEY_BYTES });
       const keys = tierKeys(groups.get(view.name) as NonNullable<ReturnType<typeof groups.get>>, entityId);
       const needed = features.some((f) => f.kind === 'aggregation') ? keys : keys.slice(0, 1);
       byView.set(view.name, needed);
@@ -174,7 +177,7 @@ export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string
         const input = stored[view]?.[feature];
         inputs[ref] = input?.status === 'present' ? input.value : null;
       }
-      return odfv.compute({ request: context.data, features: inputs });
+      return computeOnDemand(odfv, { request: context.data, features: inputs });
     });
     const values: Record<string, unknown> = {};
     const status: Record<string, FeatureValue['status']> = {};

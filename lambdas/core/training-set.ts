@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { Row } from './definitions.js';
 import { ValidationError } from './errors.js';
 import { columnName, type ReadPlan } from './registry.js';
+import { computeOnDemand } from './values.js';
 
 /**
  * The on-demand features of one joined row. The request context comes from the label
@@ -24,7 +25,7 @@ export function onDemandValues(plan: ReadPlan, label: Row, features: Row, index:
       });
     }
     const inputs = Object.fromEntries(odfv.inputs.map((ref) => [ref, features[columnName(...(ref.split(':') as [string, string]))] ?? null]));
-    const computed = odfv.compute({ request: context.data, features: inputs });
+    const computed = computeOnDemand(odfv, { request: context.data, features: inputs });
     for (const name of Object.keys(odfv.features)) out[columnName(odfv.name, name)] = computed[name] ?? null;
   }
   return out;

@@ -1,9 +1,10 @@
 /**
- * `POST /v1/push`: events sent over HTTP go through the same validation and transforms as the
- * stream before they are written to it. A request with any invalid event writes nothing and
+ * `POST /v1/push`: events sent over HTTP, by a caller allowed to write to the source, go through
+ * the same validation and transforms as the stream before they are written to it. A request with any invalid event writes nothing and
  * answers 400 naming each invalid event, so nothing unvalidated reaches the stores.
  */
 import type { z } from 'zod';
+import { authorizePush, type Caller } from '../core/access.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { PushRequest, PushResponse } from '../core/serving.js';
 import type { BaseRuntime } from './runtime-base.js';
@@ -11,10 +12,12 @@ import type { BaseRuntime } from './runtime-base.js';
 export async function pushEvents(
   runtime: Pick<BaseRuntime, 'registry' | 'config' | 'ingestor' | 'events' | 'now'>,
   request: PushRequest,
+  caller: Caller,
 ): Promise<z.infer<typeof PushResponse>> {
   const source = runtime.registry.sources.get(request.source);
   const streamName = runtime.config.streams[request.source];
   if (source?.kind !== 'stream' || !streamName) throw new NotFoundError(`unknown stream source "${request.source}"`);
+  authorizePush(source, caller, runtime.config.writers);
   const now = runtime.now();
   const rejected = request.events
     .map((event, index) => ({ index, outcome: runtime.ingestor.ingestEvent(source, event, now) }))

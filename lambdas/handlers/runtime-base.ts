@@ -24,6 +24,8 @@ export interface TesseraConfig {
   readonly backfillQueueUrl?: string;
   /** Deliveries of a chunk before SQS moves it to the dead-letter queue. @default 3 */
   readonly backfillMaxReceives: number;
+  /** IAM role ARNs allowed to push to every stream source, on top of each source's allowedWriters (TESSERA_WRITERS, a JSON array). @default [] */
+  readonly writers: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -45,6 +47,13 @@ export function readConfig(env: Env): TesseraConfig {
   } catch {
     throw new ConfigError('TESSERA_STREAMS is not a JSON object of source name → stream name');
   }
+  let writers: unknown;
+  try {
+    writers = JSON.parse(env.TESSERA_WRITERS ?? '[]');
+  } catch {
+    writers = undefined;
+  }
+  if (!Array.isArray(writers) || !writers.every((w) => typeof w === 'string')) throw new ConfigError('TESSERA_WRITERS is not a JSON array of IAM role ARNs');
   const endpoint = (service: string) => env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const endpoints = Object.fromEntries(
     (['dynamodb', 'kinesis', 's3', 'sqs', 'athena', 'glue'] as const).map((s) => [s, endpoint(s.toUpperCase())]).filter(([, url]) => url !== undefined),
@@ -56,6 +65,7 @@ export function readConfig(env: Env): TesseraConfig {
     logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     ...(env.TESSERA_BACKFILL_QUEUE ? { backfillQueueUrl: env.TESSERA_BACKFILL_QUEUE } : {}),
     backfillMaxReceives: Number(env.TESSERA_BACKFILL_MAX_RECEIVES ?? 3),
+    writers,
     access: {
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY

@@ -10,8 +10,8 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
-import { authorize, type Caller } from '../core/access.js';
-import { buildCatalog } from '../core/catalog.js';
+import { authorize, type Caller, mayRead } from '../core/access.js';
+import { buildCatalog, catalogFor } from '../core/catalog.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { feastResponseText, fromFeastRequest, type ServedRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
@@ -26,7 +26,19 @@ const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers
 
 export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const { registry, online, logger } = runtime;
-  const catalog = JSON.stringify(buildCatalog(registry));
+  const catalog = buildCatalog(registry);
+  // The catalog a caller sees depends only on which services it may read: one JSON text per such set.
+  const catalogs = new Map<string, string>();
+  const catalogJsonFor = (caller: Caller): string => {
+    const readable = [...registry.services.values()].filter((service) => mayRead(service, caller)).map((service) => service.name);
+    const key = readable.join(',');
+    let text = catalogs.get(key);
+    if (text === undefined) {
+      text = JSON.stringify(catalogFor(catalog, (name) => readable.includes(name)));
+      catalogs.set(key, text);
+    }
+    return text;
+  };
   const openApi = JSON.stringify(openApiDocument());
 
   async function features(body: unknown, caller: Caller): Promise<ServedRequest> {
@@ -39,7 +51,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
 
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/health': { GET: async () => json(200, { status: 'ok' }) },
-    '/v1/catalog': { GET: async () => raw(catalog) },
+    '/v1/catalog': { GET: async (_event, caller) => raw(catalogJsonFor(caller)) },
     '/v1/openapi.json': { GET: async () => raw(openApi) },
     '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
     '/get-online-features': {
@@ -50,7 +62,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
       },
     },
     '/v1/push': {
-      POST: async (event) => {
+      POST: async (event, caller) => {
         const body = parseBody(event);
         const events = (body as { events?: unknown })?.events;
         // Too many events is a size limit, as too many entity rows is: 413, not a schema error.
@@ -60,7 +72,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
         const parsed = PushRequest.safeParse(body);
         if (!parsed.success)
           throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), { issues: parsed.error.issues });
-        return json(202, await pushEvents(runtime, parsed.data));
+        return json(202, await pushEvents(runtime, parsed.data, caller));
       },
     },
   };

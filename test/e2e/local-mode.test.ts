@@ -1,15 +1,17 @@
 /**
  * Local mode end to end, as `npm start` runs it (`startLocalStore`, background polling), on a
- * free port: events in through POST /v1/push and straight into Kinesis, features out through
+ * free port: events in through POST /v1/push (signed as local mode's operator, who may push) and straight into Kinesis, features out through
  * POST /v1/features, and after stop() nothing of it still listening.
  */
 import { connect } from 'node:net';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TesseraClient } from '../../client/tessera-client.js';
 import type { Transaction } from '../../features/fraud.js';
 import { TransactionGenerator } from '../../features/generator.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
 import { FeaturesResponse } from '../../lambdas/core/serving.js';
+import { LOCAL_OPERATOR } from '../../local/discovery.js';
 import { EMULATOR_CREDENTIALS } from '../../local/emulators.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
 
@@ -62,7 +64,8 @@ describe('local mode', { timeout: 60_000 }, () => {
     };
 
     // Act
-    const pushed = await post('/v1/push', { source: 'transactions', events: [event] });
+    const operator = new TesseraClient({ url: store.url, signing: { region: 'us-east-1', credentials: LOCAL_OPERATOR } });
+    const pushed = await operator.push('transactions', [event]);
     await store.poller.drain();
     const response = await post('/v1/features', {
       service: 'fraud_v2',
@@ -70,7 +73,7 @@ describe('local mode', { timeout: 60_000 }, () => {
     });
 
     // Assess
-    expect(pushed).toEqual({ status: 202, body: { source: 'transactions', accepted: 1 } });
+    expect(pushed).toEqual({ source: 'transactions', accepted: 1 });
     expect(response.status).toBe(200);
     const [row] = FeaturesResponse.parse(response.body).results;
     expect(row?.values).toMatchObject({

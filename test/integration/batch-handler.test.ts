@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it, type TestContext } from 'vitest';
@@ -84,8 +84,37 @@ describe('the batch handler', () => {
     expect(after).toEqual(before);
   });
 
+  it('holds backfilled files to the same checks as the stream: an event after the run time or with an oversize key is dead-lettered whole', async (ctx) => {
+    // Prepare: the run happens at `clock` (T0 + 1 h); each bad event has a merchant of its own
+    await setUp(ctx);
+    const [event] = new TransactionGenerator({ seed: 11, users: 1, merchants: 1, startTs: T0 }).take(1);
+    const lines = [
+      { ...event, event_id: 'checked-good', user_id: 'u0901', merchant_id: 'm0901', ts: T0 + 600_000 },
+      { ...event, event_id: 'checked-ahead', user_id: 'u0902', merchant_id: 'm0902', ts: clock + 3_600_000 },
+      { ...event, event_id: 'checked-long', user_id: `u${'9'.repeat(2100)}`, merchant_id: 'm0903', ts: T0 + 600_000 },
+    ];
+    await put('raw/transactions/date=2026-01-01/checked.jsonl', jsonl(lines));
+
+    // Act
+    const handler = createBatchHandler(runtime, batchDependencies(runtime));
+    await handler({ source: 'transactions', from: '2026-01-01T00:00:00Z', to: '2026-01-01T23:59:59Z' });
+
+    // Assess
+    const read = async (key: string) => {
+      const { Body } = await runtime.clients.s3.send(new GetObjectCommand({ Bucket: runtime.config.bucket, Key: key }));
+      return JSON.parse(await (Body as { transformToString(): Promise<string> }).transformToString()).rejection;
+    };
+    const prefix = 'dead-letter/transactions/date=2026-01-01/raw-transactions-date=2026-01-01-checked.jsonl';
+    expect(await read(`${prefix}-2.json`)).toMatchObject({ code: 'EventTimeOutOfRange', message: expect.stringContaining('maxFutureSkew 5m ahead') });
+    expect(await read(`${prefix}-3.json`)).toMatchObject({ code: 'KeyTooLong' });
+    const items = await runtime.online.read(['merchant_last_txn#m0901', 'merchant_last_txn#m0902', 'merchant_last_txn#m0903']);
+    expect([...items.keys()]).toEqual(['merchant_last_txn#m0901']);
+  });
+
   it('spreads a large run over the queue, one chunk per file, and the workers finish the job', async (ctx) => {
     await setUp(ctx, 'sqs');
+    // The run happens after the day it replays, as a backfill does: events ahead of it are refused.
+    clock = T0 + 2 * 86_400_000;
     const { QueueUrl } = await runtime.clients.sqs.send(new CreateQueueCommand({ QueueName: 'tessera-backfill-test' }));
     const gen = new TransactionGenerator({ seed: 9, users: 5, merchants: 3, startTs: T0 + 86_400_000 });
     for (let i = 0; i < 6; i++) await put(`raw/transactions/date=2026-01-02/part-${i}.jsonl`, jsonl(gen.take(10)));

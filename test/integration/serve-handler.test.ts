@@ -6,12 +6,15 @@
  * mapping drained. Time moves only through the runtime's clock parameter.
  */
 import { randomUUID } from 'node:crypto';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import type { Transaction } from '../../features/fraud.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
 import type { Catalog } from '../../lambdas/core/catalog.js';
 import { FeaturesResponse } from '../../lambdas/core/serving.js';
+import { LOCAL_OPERATOR } from '../../local/discovery.js';
 import type { Invocation } from '../../local/event-source-mapping.js';
 import type { ResourceNames } from '../../local/resources.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
@@ -87,12 +90,18 @@ interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly requestId: string; readonly details?: unknown };
 }
 
-async function call(s: LocalStore, method: string, path: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(`${s.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
+/** One request; `asOperator` signs it (SigV4) as local mode's operator, who may push. */
+async function call(s: LocalStore, method: string, path: string, body?: unknown, asOperator = false): Promise<Answer> {
+  const url = new URL(path, s.url);
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  let headers: Record<string, string> = { host: url.host, 'content-type': 'application/json' };
+  if (asOperator) {
+    const signer = new SignatureV4({ service: 'execute-api', region: 'us-east-1', credentials: LOCAL_OPERATOR, sha256: Sha256 });
+    const request = { method, protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: url.pathname, headers };
+    headers = (await signer.sign(payload === undefined ? request : { ...request, body: payload })).headers as Record<string, string>;
+  }
+  const { host: _host, ...sendable } = headers;
+  const response = await fetch(url, { method, headers: sendable, ...(payload === undefined ? {} : { body: payload }) });
   return { status: response.status, body: await response.json(), requestId: response.headers.get('x-amzn-requestid') };
 }
 
@@ -292,7 +301,7 @@ describe('POST /v1/push', { timeout: 60_000 }, () => {
     const events = [txn('u3101', { amount: 10 }), txn('u3102', { amount: 20 })];
 
     // Act
-    const pushed = await call(s, 'POST', '/v1/push', { source: 'transactions', events });
+    const pushed = await call(s, 'POST', '/v1/push', { source: 'transactions', events }, true);
     await s.poller.drain();
 
     // Assess
@@ -313,7 +322,7 @@ describe('POST /v1/push', { timeout: 60_000 }, () => {
     const events = [txn('u3201'), { ...txn('u3202'), amount: -5 }];
 
     // Act
-    const response = await call(s, 'POST', '/v1/push', { source: 'transactions', events });
+    const response = await call(s, 'POST', '/v1/push', { source: 'transactions', events }, true);
     await s.poller.drain();
 
     // Assess

@@ -7,9 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TesseraApiError } from '../../client/tessera-client.js';
+import type { Catalog } from '../../lambdas/core/catalog.js';
 import { FeaturesResponse } from '../../lambdas/core/serving.js';
 import { signerIdentity } from '../../local/http.js';
-import { CALLERS, expectError, PRINCIPALS, transaction, useServingStore } from './serving-fixture.js';
+import { CALLERS, expectError, PRINCIPALS, SCORER_ROLE, transaction, useServingStore } from './serving-fixture.js';
 
 const S = useServingStore();
 
@@ -149,6 +150,31 @@ describe('pii features', { timeout: 60_000 }, () => {
     expect(expectError(answer, 403, 'AccessDeniedError').message).toContain('tagged pii');
   });
 
+  it('refuses a feature computed from pii (the distance to a chosen point) in plain lists on both routes, naming its pii inputs', async (ctx) => {
+    // Prepare: with four chosen reference points, km_from_last gives away the card holder's position
+    const s = await S.setUp(ctx);
+    await s.ingest([transaction('u5005', S.startedAt)]);
+    const context = { amount: 1, currency: 'EUR', lat: 0, lon: 0 };
+
+    // Act
+    const answers = await Promise.all([
+      s.call('POST', '/v1/features', { features: ['txn_risk:km_from_last'], entities: [{ user_id: 'u5005', ...context }] }, { as: 'scorer' }),
+      s.call(
+        'POST',
+        '/get-online-features',
+        { features: ['txn_risk:km_from_last'], entities: { user_id: ['u5005'] }, request_context: { amount: [1], currency: ['EUR'], lat: [0], lon: [0] } },
+        { as: 'scorer' },
+      ),
+    ]);
+
+    // Assess
+    for (const answer of answers) {
+      expect(expectError(answer, 403, 'AccessDeniedError').message).toBe(
+        '"txn_risk:km_from_last" is pii: computed from user_location:lat, user_location:lon: request it through a feature service that lists it',
+      );
+    }
+  });
+
   it('serves the pii feature through a service that lists it', async (ctx) => {
     // Prepare
     const s = await S.setUp(ctx);
@@ -161,5 +187,70 @@ describe('pii features', { timeout: 60_000 }, () => {
     expect(answer.status).toBe(200);
     const [row] = FeaturesResponse.parse(answer.body).results;
     expect(row?.values).toMatchObject({ user_location__lat: 52.52, user_location__lon: 13.405 });
+  });
+});
+
+describe('who may push', { timeout: 60_000 }, () => {
+  it.for([
+    ['a role that may read every demo service but write none', 'marketing', CALLERS.marketing.arn],
+    ['an unsigned request', undefined, 'an anonymous caller'],
+  ] as const)('refuses a push from %s with 403 naming the source, and writes nothing', async ([, caller, who], ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+    const event = transaction('u5101', S.startedAt);
+
+    // Act
+    const answer = await s.call('POST', '/v1/push', { source: 'transactions', events: [event] }, caller ? { as: caller } : {});
+    await s.store.poller.drain();
+
+    // Assess
+    const error = expectError(answer, 403, 'AccessDeniedError');
+    expect(error.message).toBe(`${who} may not push to source "transactions": list its role in the source's allowedWriters`);
+    expect(error.details).toEqual({ source: 'transactions' });
+    const read = await s.call('POST', '/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u5101' }] });
+    expect(FeaturesResponse.parse(read.body).results[0]?.status.user_last_txn__amount_usd).toBe('missing');
+  });
+
+  it('accepts a push from a writer of the deployment and serves it', async (ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+
+    // Act
+    const answer = await s.call(
+      'POST',
+      '/v1/push',
+      { source: 'transactions', events: [transaction('u5102', S.startedAt, { amount: 7, currency: 'USD' })] },
+      { as: 'operator' },
+    );
+    await s.store.poller.drain();
+
+    // Assess
+    expect(answer).toMatchObject({ status: 202, body: { source: 'transactions', accepted: 1 } });
+    const read = await s.call('POST', '/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u5102' }] });
+    expect(FeaturesResponse.parse(read.body).results[0]?.values.user_last_txn__amount_usd).toBe(7);
+  });
+});
+
+describe('the catalog', { timeout: 60_000 }, () => {
+  it('shows the principal ARNs of a service only to callers who may read it', async (ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+
+    // Act
+    const [asScorer, asMarketing, unsigned] = await Promise.all([
+      s.call('GET', '/v1/catalog', undefined, { as: 'scorer' }),
+      s.call('GET', '/v1/catalog', undefined, { as: 'marketing' }),
+      s.call('GET', '/v1/catalog'),
+    ]);
+
+    // Assess
+    const services = (answer: typeof asScorer) => (answer.body as Catalog).featureServices;
+    expect(services(asScorer).find((f) => f.name === 'fraud_scorer_v1')?.allowedPrincipals).toEqual([SCORER_ROLE]);
+    for (const answer of [asMarketing, unsigned]) {
+      expect(answer.status).toBe(200);
+      expect(services(answer).find((f) => f.name === 'fraud_scorer_v1')).not.toHaveProperty('allowedPrincipals');
+      expect(services(answer).find((f) => f.name === 'fraud_v1')?.allowedPrincipals).toEqual([]);
+      expect(JSON.stringify(answer.body)).not.toMatch(/arn:aws/);
+    }
   });
 });

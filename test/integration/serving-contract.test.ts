@@ -38,10 +38,7 @@ describe('the OpenAPI document', { timeout: 60_000 }, () => {
     // Prepare
     const accepted: [string, unknown][] = [
       ['/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u6001' }] }],
-      [
-        '/v1/features',
-        { features: ['user_last_txn:amount_usd', 'txn_risk:km_from_last'], entities: [{ user_id: 'u6001', amount: 1, currency: 'EUR', ...PARIS }] },
-      ],
+      ['/v1/features', { features: ['user_last_txn:amount_usd', 'user_txn_stats:txn_count_1h'], entities: [{ user_id: 'u6001' }] }],
       [
         '/get-online-features',
         { feature_service: 'fraud_v2', entities: { user_id: ['u6001'], merchant_id: ['m0007'] }, request_context: { amount: [1] }, full_feature_names: true },
@@ -168,13 +165,62 @@ describe('bad input gets a 4xx with the documented error body', { timeout: 60_00
     const events = Array.from({ length: 501 }, (_, i) => transaction(`u${6100 + i}`, S.startedAt));
 
     // Act
-    const answer = await s.call('POST', '/v1/push', { source: 'transactions', events });
+    const answer = await s.call('POST', '/v1/push', { source: 'transactions', events }, { as: 'operator' });
     await s.store.poller.drain();
 
     // Assess
     expect(expectError(answer, 413, 'PayloadTooLargeError').details).toEqual({ limit: 500 });
     const read = await s.call('POST', '/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u6100' }] });
     expect(FeaturesResponse.parse(read.body).results[0]?.status.user_last_txn__amount_usd).toBe('missing');
+  });
+
+  it('answers pushed events stamped too far ahead, at 2^53−1 or with a join key too long to store with 400 naming each, and writes none', async (ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+    const events = [
+      transaction('u6201', S.startedAt, { ts: S.startedAt + 10 * 60_000 }),
+      transaction('u6202', S.startedAt, { ts: Number.MAX_SAFE_INTEGER }),
+      transaction(`u${'6'.repeat(3000)}`, S.startedAt, { merchant_id: 'm6203', event_id: `long-key-${S.startedAt}` }),
+      transaction('u6204', S.startedAt),
+    ];
+
+    // Act
+    const answer = await s.call('POST', '/v1/push', { source: 'transactions', events }, { as: 'operator' });
+    await s.store.poller.drain();
+
+    // Assess
+    const error = expectError(answer, 400, 'ValidationError');
+    expect(error.message).toBe('3 of 4 events are invalid; none was written');
+    expect((error.details as { rejected: unknown[] }).rejected).toEqual([
+      { index: 0, code: 'EventTimeOutOfRange', message: expect.stringContaining('more than maxFutureSkew 5m ahead') },
+      { index: 1, code: 'EventTimeOutOfRange', message: expect.stringContaining('outside the storable range') },
+      { index: 2, code: 'KeyTooLong', view: 'user_last_txn', message: expect.stringContaining('make an online key of 3015 bytes') },
+    ]);
+    const read = await s.call('POST', '/v1/features', {
+      service: 'fraud_v2',
+      entities: [{ user_id: 'u6204', merchant_id: 'm6203', amount: 1, currency: 'EUR', ...PARIS }],
+    });
+    const [row] = FeaturesResponse.parse(read.body).results;
+    expect([row?.status.user_last_txn__amount_usd, row?.status.merchant_last_txn__amount_usd]).toEqual(['missing', 'missing']);
+  });
+
+  it('answers a read with a join key too long to store with 400 naming the row, on both routes', async (ctx) => {
+    // Prepare
+    const s = await S.setUp(ctx);
+    const long = `u${'1'.repeat(2100)}`;
+
+    // Act
+    const answers = await Promise.all([
+      s.call('POST', '/v1/features', { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: long }] }),
+      s.call('POST', '/get-online-features', { feature_service: 'fraud_v1', entities: { user_id: ['u0001', long] } }),
+    ]);
+
+    // Assess
+    for (const answer of answers) {
+      const error = expectError(answer, 400, 'ValidationError');
+      expect(error.message).toMatch(/^entities\[1\]: the join key values of feature view "user_last_txn" make an online key of 2115 bytes; at most 2016 fit/);
+      expect(error.details).toEqual({ index: 1, limitBytes: 2016 });
+    }
   });
 
   it.for([
@@ -260,8 +306,8 @@ describe('on-demand features', { timeout: 60_000 }, () => {
 
     // Act
     const answer = await s.call('POST', '/v1/features', {
-      features: ['txn_risk:km_from_last'],
-      entities: [{ user_id: 'u6999', amount: 5, currency: 'GBP', ...PARIS }],
+      service: 'fraud_v2',
+      entities: [{ user_id: 'u6999', merchant_id: 'm6999', amount: 5, currency: 'GBP', ...PARIS }],
     });
 
     // Assess

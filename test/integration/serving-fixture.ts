@@ -21,6 +21,7 @@ import * as fraud from '../../features/fraud.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
 import { featureService, select } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import { LOCAL_OPERATOR } from '../../local/discovery.js';
 import type { ResourceNames } from '../../local/resources.js';
 import { type LocalStore, type LocalStoreOptions, startLocalStore } from '../../local/store.js';
 import type { Target } from '../support/target.js';
@@ -34,12 +35,16 @@ export const AUDITOR_ROLE = `arn:aws:iam::${ACCOUNT}:role/service-role/stats-aud
 export const SECRET = 'local-mode-does-not-verify-signatures';
 
 /** The callers of the suites: access key id and the principal local mode reports for it. */
-export const CALLERS: Readonly<Record<'scorer' | 'marketing' | 'auditor' | 'stranger', { readonly accessKeyId: string; readonly arn: string | null }>> = {
+export const CALLERS: Readonly<
+  Record<'scorer' | 'marketing' | 'auditor' | 'stranger' | 'operator', { readonly accessKeyId: string; readonly arn: string | null }>
+> = {
   scorer: { accessKeyId: 'AKIAFRAUDSCORER00001', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/fraud-scorer/SageMaker-1` },
   marketing: { accessKeyId: 'AKIAMARKETING0000001', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/marketing/alice` },
   auditor: { accessKeyId: 'AKIASTATSAUDITOR0001', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/stats-auditor/audit-7` },
   /** Signs with a key local mode does not know: anonymous, as an unauthenticated request. */
   stranger: { accessKeyId: 'AKIANOBODYKNOWSME001', arn: null },
+  /** Local mode's own operator, which may push to every source (TESSERA_WRITERS). */
+  operator: { accessKeyId: LOCAL_OPERATOR.accessKeyId, arn: LOCAL_OPERATOR.arn },
 };
 export type CallerName = keyof typeof CALLERS;
 

@@ -173,6 +173,38 @@ describe('the stream handler behind the event source mapping', { timeout: 60_000
     expect(await item(s, 'user_last_txn', 'u1103')).toBeUndefined();
   });
 
+  it('dead-letters an event stamped in the future, one at 2^53−1 and one with an oversize user id, and writes none of their views', async (ctx) => {
+    // Prepare: each bad event has a merchant of its own, whose views must stay unwritten
+    const { store: s, clients: c } = await setUp(ctx);
+    const future = txn('u1201', { merchant_id: 'm1201', ts: Date.now() + 3_600_000 });
+    const farFuture = txn('u1202', { merchant_id: 'm1202', ts: Number.MAX_SAFE_INTEGER });
+    const oversize = txn(`u${'1'.repeat(3000)}`, { merchant_id: 'm1203' });
+    const good = txn('u1204', { merchant_id: 'm1204' });
+    const records = await put(c, [future, farFuture, oversize, good]);
+
+    // Act
+    await s.poller.drain();
+
+    // Assess: one delivery, nothing failed (so nothing in failed-batches/), three dead letters with their reasons
+    expect(invocationsOf(records).map((i) => [i.sequenceNumbers.length, i.outcome.kind])).toEqual([[4, 'ok']]);
+    const listed = await c.s3.send(new ListObjectsV2Command({ Bucket: names.bucket, Prefix: 'dead-letter/transactions/' }));
+    const rejections = await Promise.all(
+      records.slice(0, 3).map(async (record) => {
+        const key = listed.Contents?.map((o) => o.Key as string).find((k) => k.endsWith(`/${record.shardId}-${record.sequenceNumber}.json`));
+        const object = await c.s3.send(new GetObjectCommand({ Bucket: names.bucket, Key: key }));
+        return JSON.parse(await (object.Body as { transformToString(): Promise<string> }).transformToString()).rejection;
+      }),
+    );
+    expect(rejections).toEqual([
+      { code: 'EventTimeOutOfRange', message: expect.stringContaining('more than maxFutureSkew 5m ahead of the ingest time') },
+      { code: 'EventTimeOutOfRange', message: expect.stringContaining('outside the storable range') },
+      { code: 'KeyTooLong', view: 'user_last_txn', message: expect.stringContaining('at most 2016 fit') },
+    ]);
+    for (const merchant of ['m1201', 'm1202', 'm1203']) expect(await item(s, 'merchant_last_txn', merchant)).toBeUndefined();
+    expect(await item(s, 'user_last_txn', 'u1201')).toBeUndefined();
+    expect(await item(s, 'merchant_last_txn', 'm1204')).toBeDefined();
+  });
+
   it('keeps the newest value when an older event arrives after it', async (ctx) => {
     // Prepare
     const { store: s, clients: c } = await setUp(ctx);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import * as demo from '../../features/index.js';
-import { authorize, roleOf } from '../../lambdas/core/access.js';
+import { authorize, authorizePush } from '../../lambdas/core/access.js';
 import { type Definition, entity, featureService, featureView, select, streamSource } from '../../lambdas/core/definitions.js';
 import { AccessDeniedError } from '../../lambdas/core/errors.js';
+import { roleOf } from '../../lambdas/core/principal.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { planRequest } from '../../lambdas/core/serving.js';
 
@@ -56,6 +57,17 @@ describe('access to feature services', () => {
     expect(() => check(scorerSession, { features: ['contact:email'], entities: [{ user_id: 'u1' }] })).toThrow(/tagged pii/);
   });
 
+  it('never serves a feature computed from pii in a plain feature list, to any caller', () => {
+    const demoRegistry = Registry.fromModule(demo);
+    const request = {
+      features: ['user_last_txn:amount_usd', 'txn_risk:km_from_last'],
+      entities: [{ user_id: 'u0001', amount: 1, currency: 'EUR', lat: 0, lon: 0 }],
+    };
+    expect(() => authorize(demoRegistry, { arn: null }, planRequest(demoRegistry, request))).toThrow(
+      '"txn_risk:km_from_last" is pii: computed from user_location:lat, user_location:lon: request it through a feature service that lists it',
+    );
+  });
+
   it('refuses at plan time a service that serves a pii feature it does not list', () => {
     const leaky = featureService({ name: 'leaky', features: [contact], owner: 'o', description: 'd' });
     expect(() => new Registry([user, source, contact, leaky] as Definition[])).toThrow(/serves "contact:email", which is tagged pii/);
@@ -64,5 +76,24 @@ describe('access to feature services', () => {
   it('lets the demo services be read by any caller (they list no principals)', () => {
     const demoRegistry = Registry.fromModule(demo);
     expect(() => authorize(demoRegistry, { arn: null }, planRequest(demoRegistry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }] }))).not.toThrow();
+  });
+});
+
+describe('write access to stream sources', () => {
+  const PRODUCER = 'arn:aws:iam::123456789012:role/ingest/payment-switch';
+  const OPERATOR = 'arn:aws:iam::123456789012:role/tessera-operator';
+  const written = streamSource({ ...source, name: 'written', allowedWriters: [PRODUCER] });
+
+  it('lets a session of a listed role push and refuses every other caller, naming the source', () => {
+    expect(() => authorizePush(written, { arn: 'arn:aws:sts::123456789012:assumed-role/payment-switch/s1' }, [])).not.toThrow();
+    for (const arn of [scorerSession, null]) {
+      expect(() => authorizePush(written, { arn }, [])).toThrow(`${arn ?? 'an anonymous caller'} may not push to source "written"`);
+    }
+  });
+
+  it('admits no caller to a source that lists no writers, except the deployment writers', () => {
+    expect(source.allowedWriters).toEqual([]);
+    for (const arn of [scorerSession, PRODUCER, null]) expect(() => authorizePush(source, { arn }, [])).toThrow(AccessDeniedError);
+    expect(() => authorizePush(source, { arn: 'arn:aws:sts::123456789012:assumed-role/tessera-operator/cli' }, [OPERATOR])).not.toThrow();
   });
 });

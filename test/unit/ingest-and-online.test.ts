@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import * as demo from '../../features/index.js';
+import { type Source, streamSource } from '../../lambdas/core/definitions.js';
+import { encodeEntityId, itemKeyProblem, MAX_ITEM_KEY_BYTES } from '../../lambdas/core/entity-key.js';
 import { Ingestor, type ViewRow } from '../../lambdas/core/ingest.js';
 import { dedupeHorizonMs, readFeatures } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import { planRequest } from '../../lambdas/core/serving.js';
 import { MemoryOnlineStore } from '../support/memory-online-store.js';
 
 const registry = Registry.fromModule(demo);
@@ -73,6 +77,96 @@ describe('ingesting a record', () => {
       ok: false,
       rejection: { code: 'SchemaMismatch', message: expect.stringContaining('lat') },
     });
+  });
+});
+
+describe('the event times a source accepts', () => {
+  const MINUTE = 60_000;
+  const rejectionOf = (event: unknown, ingestTs: number, using = ingestor, from: Source = source) => {
+    const outcome = using.ingestEvent(from, event, ingestTs);
+    return outcome.ok ? undefined : outcome.rejection;
+  };
+
+  it('accepts an event up to 5 minutes ahead of its ingest time and rejects one further ahead as EventTimeOutOfRange', () => {
+    expect(rejectionOf(txn({ ts: T0 + 5 * MINUTE }), T0)).toBeUndefined();
+    expect(rejectionOf(txn({ ts: T0 + 5 * MINUTE + 1 }), T0)).toEqual({
+      code: 'EventTimeOutOfRange',
+      message: '"ts": event time 2026-01-01T00:05:00.001Z is more than maxFutureSkew 5m ahead of the ingest time 2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('rejects times no store can hold — 2^53−1, before 1970, after 9999 — naming the storable range', () => {
+    const isoSource = streamSource({ ...source, name: 'iso_events', schema: source.schema.extend({ ts: z.string() }) });
+    const isoIngestor = new Ingestor(new Registry([isoSource]));
+    const far = Number.MAX_SAFE_INTEGER;
+    for (const rejection of [
+      rejectionOf(txn({ ts: far }), far),
+      rejectionOf({ ...txn(), ts: '1969-12-31T23:59:59.999Z' }, T0, isoIngestor, isoSource),
+      rejectionOf({ ...txn(), ts: '+010000-01-01T00:00:00.000Z' }, Date.parse('+010000-01-01T00:00:00.000Z'), isoIngestor, isoSource),
+    ]) {
+      expect(rejection).toMatchObject({
+        code: 'EventTimeOutOfRange',
+        message: expect.stringContaining('outside the storable range 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z'),
+      });
+    }
+  });
+
+  it("holds every path to the source's own maxFutureSkew and maxAge", () => {
+    // Prepare
+    const strict = streamSource({ ...source, name: 'strict', maxFutureSkew: '30s', maxAge: '1d' });
+    const strictIngestor = new Ingestor(new Registry([strict]));
+
+    // Act, Assess
+    expect(rejectionOf(txn({ ts: T0 + 31_000 }), T0, strictIngestor, strict)).toMatchObject({
+      code: 'EventTimeOutOfRange',
+      message: expect.stringContaining('maxFutureSkew 30s'),
+    });
+    expect(rejectionOf(txn({ ts: T0 - DAY - 1 }), T0, strictIngestor, strict)).toMatchObject({
+      code: 'EventTimeOutOfRange',
+      message: expect.stringContaining('maxAge 1d behind'),
+    });
+    expect(rejectionOf(txn({ ts: T0 - DAY }), T0, strictIngestor, strict)).toBeUndefined();
+  });
+
+  it('refuses a source whose maxFutureSkew or maxAge is not a duration, naming the source', () => {
+    expect(() => new Registry([{ ...source, maxFutureSkew: '5 minutes' } as unknown as Source])).toThrow(
+      'source "transactions": bad maxFutureSkew "5 minutes": write a positive whole number of s, m, h or d, e.g. "5m"',
+    );
+    expect(() => new Registry([{ ...source, maxAge: '0d' } as Source])).toThrow(/source "transactions": bad maxAge "0d"/);
+  });
+});
+
+describe('join keys too long for the online table', () => {
+  it(`rejects an event whose key makes an online key over ${MAX_ITEM_KEY_BYTES} bytes as KeyTooLong, with no row for any view`, () => {
+    // Prepare: user_id fits the schema (u and digits) but not DynamoDB's key
+    const longest = `u${'1'.repeat(MAX_ITEM_KEY_BYTES - 'user_merchant_last_txn#'.length - '|m0001'.length - 1)}`;
+    const tooLong = `${longest}1`;
+
+    // Act
+    const fits = ingestor.ingestEvent(source, txn({ user_id: longest }), T0);
+    const refused = ingestor.ingestEvent(source, txn({ user_id: tooLong }), T0);
+
+    // Assess: the merchant views would fit; the event is refused whole
+    expect(fits.ok).toBe(true);
+    expect(refused).toEqual({
+      ok: false,
+      rejection: {
+        code: 'KeyTooLong',
+        view: 'user_merchant_last_txn',
+        message: `feature view "user_merchant_last_txn": the join key values of feature view "user_merchant_last_txn" make an online key of ${MAX_ITEM_KEY_BYTES + 1} bytes; at most ${MAX_ITEM_KEY_BYTES} fit (DynamoDB allows 2048 bytes a partition key)`,
+      },
+    });
+  });
+
+  it('counts UTF-8 bytes of the encoded key, not characters', () => {
+    expect(itemKeyProblem(view, 'é'.repeat(990))).toBeUndefined(); // "transactions:user_id#" + 1 980 bytes
+    expect(itemKeyProblem(view, encodeEntityId(['é'.repeat(400)]))).toMatch(/online key of 2421 bytes/);
+  });
+
+  it('answers a read with such a key with a ValidationError naming the row', () => {
+    expect(() => planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: `u${'1'.repeat(3000)}` }] })).toThrow(
+      /^entities\[1\]: the join key values of feature view "user_last_txn" make an online key of 3022 bytes/,
+    );
   });
 });
 

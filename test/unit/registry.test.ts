@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { buildCatalog, describeCatalog } from '../../cli/plan.js';
 import * as demo from '../../features/index.js';
 import { batchSource, type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
 import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
@@ -94,6 +95,15 @@ describe('the registry validates a definitions repo', () => {
     expect(() => build(nightly)).toThrow(/batch source "nightly": schedule "every night" is neither rate/);
   });
 
+  it('rejects a writer that is not an IAM role ARN, which could never match a caller', () => {
+    const writers = (allowedWriters: string[]) => build(streamSource({ ...clicks, allowedWriters }));
+    expect(() => writers(['arn:aws:iam::123456789012:user/alice'])).toThrow(
+      'source "clicks": allowedWriters lists "arn:aws:iam::123456789012:user/alice", which is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)',
+    );
+    expect(() => writers(['payment-switch'])).toThrow(/allowedWriters lists "payment-switch"/);
+    expect(() => writers(['arn:aws:iam::123456789012:role/ingest/payment-switch'])).not.toThrow();
+  });
+
   it('answers unknown features and services with NotFoundError', () => {
     const registry = build(user, clicks, lastPage);
     expect(() => registry.servicePlan('nope')).toThrow(NotFoundError);
@@ -106,5 +116,77 @@ describe('the registry validates a definitions repo', () => {
     expect(plan.views.map((v) => v.view.name)).toContain('user_location');
     expect(plan.features.map((f) => f.column)).not.toContain('user_location__lat');
     expect(plan.joinKeys).toEqual(['user_id', 'merchant_id']);
+  });
+});
+
+describe('pii through lineage', () => {
+  const location = featureView({
+    name: 'last_location',
+    entities: [user],
+    source: clicks,
+    features: { page: 'string', dwell_ms: 'float' },
+    tags: ['pii'],
+    ...meta,
+  });
+  const distance = onDemandFeature({
+    name: 'dwell_delta',
+    request: z.object({ dwell_ms: z.number() }),
+    inputs: ['last_location:dwell_ms', 'last_page:page'],
+    features: { delta: 'float' },
+    compute: ({ request, features }) => ({ delta: (request.dwell_ms as number) - ((features['last_location:dwell_ms'] as number) ?? 0) }),
+    ...meta,
+  });
+  const pageLength = onDemandFeature({
+    name: 'page_length',
+    request: z.object({}),
+    inputs: ['last_page:page'],
+    features: { chars: 'int' },
+    compute: ({ features }) => ({ chars: ((features['last_page:page'] as string | null) ?? '').length }),
+    ...meta,
+  });
+  const base = [user, clicks, lastPage, location, distance, pageLength] as const;
+
+  it('makes an on-demand feature computed from a pii feature pii, naming what it is computed from, and leaves others alone', () => {
+    const registry = build(...base);
+    expect(registry.feature('dwell_delta:delta')).toMatchObject({ pii: true, piiFrom: ['last_location:dwell_ms'] });
+    expect(registry.feature('page_length:chars')).toMatchObject({ pii: false, piiFrom: [] });
+  });
+
+  it('carries pii through every on-demand step, back to the tagged features', () => {
+    const twice = onDemandFeature({
+      name: 'delta_doubled',
+      request: z.object({}),
+      inputs: ['dwell_delta:delta', 'page_length:chars'],
+      features: { value: 'float' },
+      compute: ({ features }) => ({ value: ((features['dwell_delta:delta'] as number) ?? 0) * 2 }),
+      ...meta,
+    });
+    expect(build(...base, twice).feature('delta_doubled:value')).toMatchObject({ pii: true, piiFrom: ['last_location:dwell_ms'] });
+  });
+
+  it('refuses a service that serves a derived-pii feature it does not list, naming the feature and its pii inputs', () => {
+    const service = featureService({ name: 'dwell', features: [distance], ...meta });
+    expect(() => build(...base, service)).toThrow(
+      new DefinitionError(
+        'feature service "dwell"',
+        'it serves "dwell_delta:delta", which is pii: computed from last_location:dwell_ms: list it in piiFeatures to serve it',
+      ),
+    );
+    expect(() => build(...base, featureService({ name: 'dwell', features: [distance], piiFeatures: ['dwell_delta:delta'], ...meta }))).not.toThrow();
+  });
+
+  it("lists the demo's distance from the card holder's last location as pii, in the catalog and in fraud_v2", () => {
+    const registry = Registry.fromModule(demo);
+    const catalog = buildCatalog(registry);
+    const risk = catalog.onDemandFeatures.find((o) => o.name === 'txn_risk');
+    expect(risk?.features.find((f) => f.name === 'km_from_last')).toEqual({
+      name: 'km_from_last',
+      type: 'float',
+      pii: true,
+      piiFrom: ['user_location:lat', 'user_location:lon'],
+    });
+    expect(catalog.featureViews.find((v) => v.name === 'user_location')?.features.every((f) => f.pii)).toBe(true);
+    expect(catalog.featureServices.find((s) => s.name === 'fraud_v2')?.piiFeatures).toContain('txn_risk:km_from_last');
+    expect(describeCatalog(catalog)).toContain('  txn_risk:km_from_last  float  pii (computed from user_location:lat, user_location:lon)');
   });
 });

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import * as demo from '../../features/index.js';
+import { onDemandFeature } from '../../lambdas/core/definitions.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../../lambdas/core/errors.js';
 import { Ingestor } from '../../lambdas/core/ingest.js';
 import type { TierItem } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { assembleResponse, planRequest } from '../../lambdas/core/serving.js';
+import { onDemandValues } from '../../lambdas/core/training-set.js';
 import { MemoryOnlineStore } from '../support/memory-online-store.js';
 
 const registry = Registry.fromModule(demo);
@@ -122,5 +125,39 @@ describe('assembling a response', () => {
   it('rejects a request context that does not match the on-demand feature', () => {
     const planned = planRequest(registry, { service: 'fraud_v2', entities: [{ user_id: 'u0001', merchant_id: 'm0001', amount: -1 }] });
     expect(() => assembleResponse(planned, new Map(), T0)).toThrow(/entities\[0\]: request context for "txn_risk"/);
+  });
+
+  it('answers an on-demand value that is not a finite number as missing, served and in training sets alike', () => {
+    // Prepare: a ratio over a stored amount of 0 divides by zero
+    const ratio = onDemandFeature({
+      name: 'amount_over_last',
+      request: z.object({ amount: z.number() }),
+      inputs: ['user_last_txn:amount_usd'],
+      features: { ratio: 'float', scaled: 'int' },
+      compute: ({ request, features }) => {
+        const last = features['user_last_txn:amount_usd'] as number;
+        return { ratio: (request.amount as number) / last, scaled: Math.round(((request.amount as number) - 1) / last) };
+      },
+      owner: 't',
+      description: 'divides by the last amount',
+    });
+    const withRatio = Registry.fromModule({ ...demo, ratio });
+    const zero = { ...event, event_id: 'zero', amount: 0 };
+    const store = new Map([...storeOf(zero)]);
+    const requests = [1, 0].map((amount) => ({ features: ['amount_over_last:ratio', 'amount_over_last:scaled'], entities: [{ user_id: 'u0001', amount }] }));
+
+    // Act
+    const served = requests.map((request) => assembleResponse(planRequest(withRatio, request), store, T0 + 1).results[0]!);
+    const trained = [1, 0].map((amount) => onDemandValues(withRatio.plan(['amount_over_last:ratio']), { amount }, { user_last_txn__amount_usd: 0 }, 0));
+
+    // Assess: 1/0 is Infinity, 0/0 is NaN; (1-1)/0 is NaN and (0-1)/0 is -Infinity
+    for (const row of served) {
+      expect(row.values).toEqual({ amount_over_last__ratio: null, amount_over_last__scaled: null });
+      expect(row.status).toEqual({ amount_over_last__ratio: 'missing', amount_over_last__scaled: 'missing' });
+    }
+    expect(trained).toEqual([
+      { amount_over_last__ratio: null, amount_over_last__scaled: null },
+      { amount_over_last__ratio: null, amount_over_last__scaled: null },
+    ]);
   });
 });
