@@ -7,7 +7,9 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
+import type { AdviseOptions } from '../cli/advise.js';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
+import type { OfflineStoreOptions } from '../cli/offline-store.js';
 import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
 import { readStackOutputs } from '../cli/stack-outputs.js';
@@ -198,6 +200,33 @@ program
       }
     },
   );
+
+program
+  .command('advise')
+  .description('which streaming features of a service lose nothing when served stale, so that a batch schedule would do')
+  .requiredOption('--service <name>', 'a feature service')
+  .requiredOption('--labels <file|s3://…>', 'labels: join keys, a time column, optionally a 0/1 outcome (.parquet or .csv)')
+  .option('--staleness <durations>', 'the lags to test, comma-separated', '5m,1h,6h,24h')
+  .option('--label-column <name>', 'the 0/1 outcome column (without it: judged by how often values change)')
+  .option('--timestamp-column <name>', "the labels' time column", 'event_timestamp')
+  .option('--tolerance <number>', 'largest acceptable AUC drop (or share of changed values without labels)')
+  .option('--write-units <number>', 'DynamoDB write units per online item write', '1')
+  .option('--lambda-ms <number>', 'Lambda milliseconds per online item write', '5')
+  .option('--html <file>', 'also write the report with its chart as an HTML page')
+  .option('--json', 'print the report as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: AdviseOptions & OfflineStoreOptions & { definitions: string }) => {
+    const [{ adviseCommand, stageLines }, { openOfflineStore }] = await Promise.all([import('../cli/advise.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    const store = await openOfflineStore(options, process.env);
+    try {
+      await adviseCommand(options, { registry, ...store, stdout: process.stdout, onProgress: stageLines(process.stderr) });
+    } finally {
+      store.close();
+    }
+  });
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraApiError) console.error(`tessera: the API answered ${error.message}`);
