@@ -3,7 +3,7 @@
  * the definitions of one registry. Its outputs are how the CLI finds the deployed store
  * (DescribeStacks), so their ids are part of the interface.
  */
-import { Arn, ArnFormat, CfnOutput, type Duration, type RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
@@ -101,6 +101,7 @@ export class FeatureStoreStack extends Stack {
       backfillDeadLetterQueue: this.batchProcessing.deadLetterQueue,
       compactionHandler: this.compaction.handler,
       alarmActions: props.alarmActions,
+      freshnessObjectives: new Map([...props.registry.freshnessMs].map(([view, ms]) => [view, Duration.millis(ms)])),
     });
 
     for (const role of this.importRoles('invokerRoleArns', 'Invoker', props.invokerRoleArns, 'execute-api:Invoke')) this.serving.grantInvoke(role);

@@ -9,6 +9,7 @@
  */
 import { type AwsClients, createClients } from '../adapters/aws.js';
 import { type DeadLetterSink, S3DeadLetterSink } from '../adapters/dead-letters.js';
+import type { FreshnessRecorder } from '../adapters/freshness-metrics.js';
 import { type OfflineWriter, S3OfflineWriter } from '../adapters/offline-writer.js';
 import { type BaseRuntime, createBaseRuntime, type TesseraConfig } from './runtime-base.js';
 
@@ -19,6 +20,8 @@ export interface Runtime extends BaseRuntime {
   /** The offline store's writer: transformed rows as Parquet in S3. */
   readonly offline: OfflineWriter;
   readonly deadLetters: DeadLetterSink;
+  /** Freshness metrics of applied batches; the deployed handlers emit them as EMF, elsewhere none. */
+  readonly freshness?: FreshnessRecorder;
 }
 
 export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Runtime, 'config'>> = {}): Runtime {
@@ -28,5 +31,6 @@ export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Run
     clients,
     offline: overrides.offline ?? new S3OfflineWriter(clients.s3, config.bucket),
     deadLetters: overrides.deadLetters ?? new S3DeadLetterSink(clients.s3, config.bucket),
+    ...(overrides.freshness ? { freshness: overrides.freshness } : {}),
   };
 }

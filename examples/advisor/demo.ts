@@ -1,0 +1,83 @@
+/**
+ * The staleness advisor on the demo, reproducibly: with local mode running (`npm start`),
+ * `npx tsx examples/advisor/demo.ts` pushes 36 hours of synthetic card traffic (the demo's
+ * generator on a simulated clock ending now, 0.15 events/s) through `POST /v1/push`, waits
+ * until the stream handler has applied it, and writes `.work/advisor-labels.csv`: 3 000 of those
+ * transactions from the last 12 hours, each labelled by a stated synthetic rule — fraud is
+ * likelier for a large transaction away from the card holder's home currency:
+ *
+ *     P(is_fraud) = 0.02 + 0.6 · [currency ≠ the holder's home currency] · [amount_usd > 2 × the holder's median]
+ *
+ * Then: `npx tessera advise --service fraud_v1 --labels .work/advisor-labels.csv --label-column is_fraud --html advice.html`.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Transaction } from '../../features/fraud.js';
+import { TransactionGenerator } from '../../features/generator.js';
+import { readDiscoveryFile } from '../../local/discovery.js';
+
+const HOUR = 3_600_000;
+/** Where the labels go (the project's ignored work folder). */
+const LABELS = '.work/advisor-labels.csv';
+const USD_PER_UNIT = { USD: 1, EUR: 1.08, GBP: 1.27, JPY: 0.0067, CHF: 1.13 } as const;
+
+/** A seeded uniform generator (mulberry32) for the labels. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+async function main(): Promise<void> {
+  const { url } = readDiscoveryFile();
+  const end = Date.now() - 10 * 60_000;
+  const start = end - 36 * HOUR;
+  const generator = new TransactionGenerator({ seed: 17, users: 200, merchants: 50, startTs: start, ratePerSecond: 0.15 });
+  const events: Transaction[] = [];
+  for (let e = generator.next(); e.ts < end; e = generator.next()) events.push(e);
+  console.log(`pushing ${events.length} events from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}`);
+  for (let from = 0; from < events.length; from += 500) {
+    const response = await fetch(`${url}/v1/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ source: 'transactions', events: events.slice(from, from + 500) }),
+    });
+    if (!response.ok) throw new Error(`push answered ${response.status}: ${await response.text()}`);
+  }
+  // Applied when the 30-day counts of all card holders add up to at least what was pushed.
+  const holders = generator.users.map((u) => ({ user_id: u.userId }));
+  for (let waited = 0; ; waited += 2) {
+    let counted = 0;
+    for (let from = 0; from < holders.length; from += 100) {
+      const response = await fetch(`${url}/v1/features`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'fraud_v1', entities: holders.slice(from, from + 100) }),
+      });
+      const body = (await response.json()) as { results: { values: Record<string, number | null> }[] };
+      for (const result of body.results) counted += result.values.user_txn_stats__txn_count_30d ?? 0;
+    }
+    if (counted >= events.length) break;
+    if (waited > 900) throw new Error(`the stream handler applied ${counted} of ${events.length} events in 15 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  const next = random(29);
+  const recent = events.filter((e) => e.ts > end - 12 * HOUR);
+  const sample = recent.filter(() => next() < 3000 / recent.length);
+  const lines = sample.map((e) => {
+    const holder = generator.user(e.user_id);
+    const usd = e.amount * USD_PER_UNIT[e.currency];
+    const suspicious = e.currency !== holder.currency && usd > 2 * holder.medianUsd;
+    return `${e.user_id},${e.ts},${next() < 0.02 + (suspicious ? 0.6 : 0) ? 1 : 0}`;
+  });
+  await writeFile(LABELS, ['user_id,event_timestamp,is_fraud', ...lines].join('\n'));
+  console.log(`${LABELS}: ${lines.length} rows, ${lines.filter((l) => l.endsWith(',1')).length} fraud`);
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+});
