@@ -228,6 +228,24 @@ program
     }
   });
 
+program
+  .command('status')
+  .description('the last hour per source and view: events/s, event → servable lag, last update, dead letters, failed batches')
+  .option('--json', 'print the status as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: OfflineStoreOptions & { json?: boolean; definitions: string }) => {
+    const [{ statusCommand }, { openOfflineStore }] = await Promise.all([import('../cli/status.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    const store = await openOfflineStore(options, process.env);
+    try {
+      await statusCommand(options, { registry, ...store, stdout: process.stdout });
+    } finally {
+      store.close();
+    }
+  });
+
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof TesseraApiError) console.error(`tessera: the API answered ${error.message}`);
   else console.error(`tessera: ${(error as Error).message}`);

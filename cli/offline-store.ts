@@ -24,6 +24,8 @@ export interface OfflineStore {
   readonly runner: TrainingSetRunner;
   readonly database: string;
   readonly s3: S3Client;
+  /** The store's bucket: offline rows, dead letters, failed batches. */
+  readonly bucket: string;
   close(): void;
 }
 
@@ -39,6 +41,7 @@ export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS
       runner: await createTrainingSetRunner({ engine: 'duckdb', s3: clients.s3, bucket: local.bucket }),
       database: LOCAL_DATABASE,
       s3: clients.s3,
+      bucket: local.bucket,
       close: () => {
         for (const client of Object.values(clients)) client.destroy();
       },
@@ -54,6 +57,7 @@ export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS
     runner: await createTrainingSetRunner({ engine, s3, bucket, ...(athena ? { athena, workgroup: outputs.require('AthenaWorkgroup') } : {}) }),
     database: outputs.require('GlueDatabase'),
     s3,
+    bucket,
     close: () => {
       s3.destroy();
       athena?.destroy();

@@ -9,7 +9,7 @@
  * schedule would write: the events each view applied and the distinct (entity, Δ period)
  * pairs in the labels' time range.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -30,6 +30,7 @@ import {
   type CostPerWrite,
   type StalenessAdvice,
 } from '../core/staleness.js';
+import { runOfflineQuery } from './offline-query.js';
 import { buildTrainingSet } from './training-set.js';
 
 export const DEFAULT_STALENESSES = ['5m', '1h', '6h', '24h'] as const;
@@ -138,7 +139,7 @@ export async function adviseService(request: AdviseRequest, deps: AdviseDeps): P
     const costPerWrite = request.costPerWrite ?? DEFAULT_COST_PER_WRITE;
     const savings: ViewSaving[] = [];
     for (const view of views) {
-      const counts = await countWrites(view, stalenesses, labels.timeRange, { ...deps, workDir, labelsFile: labels.file, labelColumns: labels.columns });
+      const counts = await countWrites(view, stalenesses, labels.timeRange, { ...deps, workDir });
       savings.push({ view: view.name, savings: batchSavings(counts, costPerWrite) });
     }
     return { ...advice, service: request.service, stalenesses, from: labels.timeRange.min, to: labels.timeRange.max, costPerWrite, savings };
@@ -159,42 +160,21 @@ FROM ${ident(database)}.${ident(view.name)}
 WHERE ${ident(EVENT_TS)} BETWEEN ${range.min} AND ${range.max}`;
 }
 
-async function countWrites(
-  view: FeatureView,
-  stalenesses: readonly number[],
-  range: { min: number; max: number },
-  deps: AdviseDeps & { workDir: string; labelsFile: string; labelColumns: Parameters<TrainingSetRunner['run']>[0]['labelColumns'] },
-) {
+async function countWrites(view: FeatureView, stalenesses: readonly number[], range: { min: number; max: number }, deps: AdviseDeps & { workDir: string }) {
   const from = partitionOf(range.min);
   const to = partitionOf(range.max);
-  const runId = `advise${Math.abs(hashOf(view.name + range.min))}`;
-  const workDir = join(deps.workDir, runId);
-  await mkdir(workDir, { recursive: true });
-  const result = await deps.runner.run({
-    sql: writeCountSql(deps.database, view, stalenesses, range),
-    database: deps.database,
-    labelsTable: `tessera_labels_${runId}`,
-    labelsFile: deps.labelsFile,
-    labelColumns: deps.labelColumns,
-    views: [{ view, from: `${from.date}/${from.hour}`, to: `${to.date}/${to.hour}` }],
-    workDir,
-    runId,
-  });
-  const db = await DuckDbQueryRunner.open();
-  try {
-    const [row] = await db.run(`SELECT * FROM read_parquet([${result.files.map(sqlString).join(', ')}])`);
-    return {
-      periodMs: Math.max(1, range.max - range.min),
-      events: Number(row?.events ?? 0),
-      batchWrites: new Map(stalenesses.map((d, k) => [d, Number(row?.[`writes_${k}`] ?? 0)])),
-    };
-  } finally {
-    db.close();
-  }
-}
-
-function hashOf(text: string): number {
-  let h = 0;
-  for (const c of text) h = (Math.imul(h, 31) + (c.codePointAt(0) as number)) | 0;
-  return h;
+  const [row] = await runOfflineQuery(
+    deps.runner,
+    {
+      sql: writeCountSql(deps.database, view, stalenesses, range),
+      database: deps.database,
+      views: [{ view, from: `${from.date}/${from.hour}`, to: `${to.date}/${to.hour}` }],
+    },
+    deps.workDir,
+  );
+  return {
+    periodMs: Math.max(1, range.max - range.min),
+    events: Number(row?.events ?? 0),
+    batchWrites: new Map(stalenesses.map((d, k) => [d, Number(row?.[`writes_${k}`] ?? 0)])),
+  };
 }
