@@ -9,6 +9,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import type { AdviseOptions } from '../cli/advise.js';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
+import type { DriftOptions } from '../cli/drift.js';
 import type { OfflineStoreOptions } from '../cli/offline-store.js';
 import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
@@ -241,6 +242,29 @@ program
     const store = await openOfflineStore(options, process.env);
     try {
       await statusCommand(options, { registry, ...store, stdout: process.stdout });
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command('drift')
+  .description('PSI (and KS for numbers) per feature between a training set and what was served since')
+  .requiredOption('--service <name>', 'a feature service')
+  .requiredOption('--training <file>', 'a training set of the service (.parquet or .csv), e.g. from tessera training-set')
+  .option('--since <duration>', 'how far back to look at what was served', '7d')
+  .option('--timestamp-column <name>', "the training set's time column", 'event_timestamp')
+  .option('--html <file>', 'also write the report with its charts as an HTML page')
+  .option('--json', 'print the report as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: DriftOptions & OfflineStoreOptions & { definitions: string }) => {
+    const [{ driftCommand }, { openOfflineStore }] = await Promise.all([import('../cli/drift.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    const store = await openOfflineStore(options, process.env);
+    try {
+      await driftCommand(options, { registry, ...store, stdout: process.stdout });
     } finally {
       store.close();
     }

@@ -2,11 +2,11 @@
  * The staleness advisor on the demo, reproducibly: with local mode running (`npm start`),
  * `npx tsx examples/advisor/demo.ts` pushes 36 hours of synthetic card traffic (the demo's
  * generator on a simulated clock ending now, 0.15 events/s) through `POST /v1/push`, waits
- * until the stream handler has applied it, and writes `.work/advisor-labels.csv`: 3 000 of those
- * transactions from the last 12 hours, each labelled by a stated synthetic rule — fraud is
- * likelier for a large transaction away from the card holder's home currency:
+ * until the stream handler has applied it, and writes `.work/advisor-labels.csv`: every
+ * transaction of the last 12 hours, scored at its own time, labelled by a stated synthetic
+ * rule — fraud is likelier away from the card holder's home currency and for large amounts:
  *
- *     P(is_fraud) = 0.02 + 0.6 · [currency ≠ the holder's home currency] · [amount_usd > 2 × the holder's median]
+ *     P(is_fraud) = 0.05 + 0.5 · [currency ≠ the holder's home currency] + 0.3 · [amount_usd > 2 × the holder's median]
  *
  * Then: `npx tessera advise --service fraud_v1 --labels .work/advisor-labels.csv --label-column is_fraud --html advice.html`.
  */
@@ -33,12 +33,20 @@ function random(seed: number): () => number {
 
 async function main(): Promise<void> {
   const { url } = readDiscoveryFile();
-  const end = Date.now() - 10 * 60_000;
+  // `--end <epoch ms>` regenerates the events of an earlier run (the generator is seeded) and only relabels them.
+  const endArg = process.argv.indexOf('--end');
+  const relabel = endArg > 0;
+  const end = relabel ? Number(process.argv[endArg + 1]) : Date.now() - 10 * 60_000;
   const start = end - 36 * HOUR;
   const generator = new TransactionGenerator({ seed: 17, users: 200, merchants: 50, startTs: start, ratePerSecond: 0.15 });
   const events: Transaction[] = [];
   for (let e = generator.next(); e.ts < end; e = generator.next()) events.push(e);
-  console.log(`pushing ${events.length} events from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}`);
+  console.log(`${events.length} events from ${new Date(start).toISOString()} to ${new Date(end).toISOString()} (--end ${end})`);
+  if (!relabel) await pushAndWait(url, generator, events);
+  await writeLabels(generator, events, end);
+}
+
+async function pushAndWait(url: string, generator: TransactionGenerator, events: readonly Transaction[]): Promise<void> {
   for (let from = 0; from < events.length; from += 500) {
     const response = await fetch(`${url}/v1/push`, {
       method: 'POST',
@@ -64,15 +72,18 @@ async function main(): Promise<void> {
     if (waited > 900) throw new Error(`the stream handler applied ${counted} of ${events.length} events in 15 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
+}
+
+async function writeLabels(generator: TransactionGenerator, events: readonly Transaction[], end: number): Promise<void> {
   const next = random(29);
-  const recent = events.filter((e) => e.ts > end - 12 * HOUR);
-  const sample = recent.filter(() => next() < 3000 / recent.length);
-  const lines = sample.map((e) => {
-    const holder = generator.user(e.user_id);
-    const usd = e.amount * USD_PER_UNIT[e.currency];
-    const suspicious = e.currency !== holder.currency && usd > 2 * holder.medianUsd;
-    return `${e.user_id},${e.ts},${next() < 0.02 + (suspicious ? 0.6 : 0) ? 1 : 0}`;
-  });
+  const lines = events
+    .filter((e) => e.ts > end - 12 * HOUR)
+    .map((e) => {
+      const holder = generator.user(e.user_id);
+      const usd = e.amount * USD_PER_UNIT[e.currency];
+      const p = 0.05 + (e.currency !== holder.currency ? 0.5 : 0) + (usd > 2 * holder.medianUsd ? 0.3 : 0);
+      return `${e.user_id},${e.ts},${next() < p ? 1 : 0}`;
+    });
   await writeFile(LABELS, ['user_id,event_timestamp,is_fraud', ...lines].join('\n'));
   console.log(`${LABELS}: ${lines.length} rows, ${lines.filter((l) => l.endsWith(',1')).length} fraud`);
 }
