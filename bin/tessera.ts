@@ -219,14 +219,11 @@ program
   .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
   .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
   .action(async (options: AdviseOptions & OfflineStoreOptions & { definitions: string }) => {
-    const [{ adviseCommand, stageLines }, { openOfflineStore }] = await Promise.all([import('../cli/advise.js'), import('../cli/offline-store.js')]);
+    const [{ adviseCommand, stageLines }, { withOfflineStore }] = await Promise.all([import('../cli/advise.js'), import('../cli/offline-store.js')]);
     const registry = await loadRegistry(options.definitions);
-    const store = await openOfflineStore(options, process.env);
-    try {
-      await adviseCommand(options, { registry, ...store, stdout: process.stdout, onProgress: stageLines(process.stderr) });
-    } finally {
-      store.close();
-    }
+    await withOfflineStore(options, process.env, (store) =>
+      adviseCommand(options, { registry, ...store, stdout: process.stdout, onProgress: stageLines(process.stderr) }),
+    );
   });
 
 program
@@ -237,14 +234,9 @@ program
   .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
   .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
   .action(async (options: OfflineStoreOptions & { json?: boolean; definitions: string }) => {
-    const [{ statusCommand }, { openOfflineStore }] = await Promise.all([import('../cli/status.js'), import('../cli/offline-store.js')]);
+    const [{ statusCommand }, { withOfflineStore }] = await Promise.all([import('../cli/status.js'), import('../cli/offline-store.js')]);
     const registry = await loadRegistry(options.definitions);
-    const store = await openOfflineStore(options, process.env);
-    try {
-      await statusCommand(options, { registry, ...store, stdout: process.stdout });
-    } finally {
-      store.close();
-    }
+    await withOfflineStore(options, process.env, (store) => statusCommand(options, { registry, ...store, stdout: process.stdout }));
   });
 
 program
@@ -260,14 +252,9 @@ program
   .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
   .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
   .action(async (options: DriftOptions & OfflineStoreOptions & { definitions: string }) => {
-    const [{ driftCommand }, { openOfflineStore }] = await Promise.all([import('../cli/drift.js'), import('../cli/offline-store.js')]);
+    const [{ driftCommand }, { withOfflineStore }] = await Promise.all([import('../cli/drift.js'), import('../cli/offline-store.js')]);
     const registry = await loadRegistry(options.definitions);
-    const store = await openOfflineStore(options, process.env);
-    try {
-      await driftCommand(options, { registry, ...store, stdout: process.stdout });
-    } finally {
-      store.close();
-    }
+    await withOfflineStore(options, process.env, (store) => driftCommand(options, { registry, ...store, stdout: process.stdout }));
   });
 
 program.parseAsync().catch((error: unknown) => {

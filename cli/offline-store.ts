@@ -64,3 +64,13 @@ export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS
     },
   };
 }
+
+/** Runs `use` with the store `options` name, closing its clients afterwards. */
+export async function withOfflineStore<T>(options: OfflineStoreOptions, env: NodeJS.ProcessEnv, use: (store: OfflineStore) => Promise<T>): Promise<T> {
+  const store = await openOfflineStore(options, env);
+  try {
+    return await use(store);
+  } finally {
+    store.close();
+  }
+}

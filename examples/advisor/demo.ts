@@ -12,24 +12,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Transaction } from '../../features/fraud.js';
-import { TransactionGenerator } from '../../features/generator.js';
+import { mulberry32, TransactionGenerator } from '../../features/generator.js';
 import { readDiscoveryFile } from '../../local/discovery.js';
 
 const HOUR = 3_600_000;
 /** Where the labels go (the project's ignored work folder). */
 const LABELS = '.work/advisor-labels.csv';
 const USD_PER_UNIT = { USD: 1, EUR: 1.08, GBP: 1.27, JPY: 0.0067, CHF: 1.13 } as const;
-
-/** A seeded uniform generator (mulberry32) for the labels. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 async function main(): Promise<void> {
   const { url } = readDiscoveryFile();
@@ -75,7 +64,7 @@ async function pushAndWait(url: string, generator: TransactionGenerator, events:
 }
 
 async function writeLabels(generator: TransactionGenerator, events: readonly Transaction[], end: number): Promise<void> {
-  const next = random(29);
+  const next = mulberry32(29);
   const lines = events
     .filter((e) => e.ts > end - 12 * HOUR)
     .map((e) => {

@@ -4,6 +4,7 @@
  * the training set saw amounts around 100, and for the last two days amounts run around 150
  * while the countries keep their mix. The amount must read as shifted, the country as stable.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,15 +12,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { driftCommand } from '../../cli/drift.js';
-import { createClients } from '../../lambdas/adapters/aws.js';
+import { mulberry32 } from '../../features/generator.js';
 import { DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
 import { entity, featureService, featureView, streamSource } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';
-import { createStreamHandler } from '../../lambdas/handlers/stream.js';
-import { kinesisEvent } from '../../local/event-source-mapping.js';
-import { ensureResources } from '../../local/resources.js';
-import { handlerEnvironment } from '../../local/store.js';
+import { streamEvents } from '../support/stream-events.js';
 import { useTarget } from '../support/use-target.js';
 
 const T = useTarget();
@@ -46,16 +43,6 @@ const lastOrder = featureView({
 });
 const registry = new Registry([buyer, orders, lastOrder, featureService({ name: 'shop_v1', features: [lastOrder], owner: 'tests', description: 'generated' })]);
 
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-drift-'));
@@ -72,9 +59,7 @@ describe('tessera drift', { timeout: 300_000 }, () => {
       bucket: target.resources?.bucket ?? `tessera-drift-${run}`,
       streams: { orders: `tessera-drift-${run}` },
     };
-    const clients = createClients(target);
-    await ensureResources(clients, names, { region: target.region, shardCount: 1 });
-    const next = random(3);
+    const next = mulberry32(3);
     const gaussian = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
     const countries = ['FR', 'FR', 'DE', 'JP'];
     // Day 3 to 5: 40 buyers, one order every ~20 minutes in all; amounts shift on day 4.
@@ -89,23 +74,8 @@ describe('tessera drift', { timeout: 300_000 }, () => {
         country: countries[Math.floor(next() * 4)] as string,
       };
     });
-    for (let from = 0; from < events.length; from += 25) {
-      const batch = events.slice(from, from + 25);
-      const ingestedAt = (batch.at(-1)?.ts ?? 0) + 1000;
-      const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')), { registry, now: () => ingestedAt });
-      await createStreamHandler(runtime)(
-        kinesisEvent(
-          batch.map((e, i) => ({
-            PartitionKey: e.user_id,
-            SequenceNumber: String(10_000 + from + i),
-            Data: Buffer.from(JSON.stringify(e)),
-            ApproximateArrivalTimestamp: new Date(ingestedAt),
-          })),
-          { region: target.region, streamName: names.streams.orders, shardId: 'shardId-000000000000' },
-        ),
-      );
-      for (const client of Object.values(runtime.clients)) client.destroy();
-    }
+    // Each batch ingested a second after its last event, as live traffic is.
+    const clients = await streamEvents(target, names, registry, events, { batchSize: 25, ingestedAt: (batch) => (batch.at(-1)?.ts ?? 0) + 1000 });
     // The training set: 400 rows from before the shift (as `tessera training-set` writes them).
     const training = Array.from(
       { length: 400 },

@@ -8,6 +8,7 @@
  * The events go through the real stream handler into the offline store on the target (the
  * emulators by default); the advisor runs the point-in-time SQL on DuckDB over them.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,15 +16,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { adviseCommand } from '../../cli/advise.js';
-import { createClients } from '../../lambdas/adapters/aws.js';
+import { mulberry32 } from '../../features/generator.js';
 import { DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
 import { entity, featureService, featureView, streamSource } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';
-import { createStreamHandler } from '../../lambdas/handlers/stream.js';
-import { kinesisEvent } from '../../local/event-source-mapping.js';
-import { ensureResources } from '../../local/resources.js';
-import { handlerEnvironment } from '../../local/store.js';
+import { streamEvents } from '../support/stream-events.js';
 import { useTarget } from '../support/use-target.js';
 
 const T = useTarget();
@@ -57,17 +54,6 @@ const registry = new Registry([
   featureService({ name: 'risk_v1', features: [activity], owner: 'tests', description: 'generated' }),
 ]);
 
-/** A seeded uniform generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface Purchase {
   id: string;
   ts: number;
@@ -78,7 +64,7 @@ interface Purchase {
 
 /** Three days of purchases by 60 holders, and label rows over the last two days. */
 function generate(): { events: Purchase[]; labels: string } {
-  const next = random(7);
+  const next = mulberry32(7);
   const events: Purchase[] = [];
   const labelTimes: { user: string; t: number }[] = [];
   for (let u = 1; u <= 60; u++) {
@@ -119,26 +105,8 @@ describe('tessera advise', { timeout: 300_000 }, () => {
       bucket: target.resources?.bucket ?? `tessera-advise-${run}`,
       streams: { purchases: `tessera-advise-${run}` },
     };
-    const clients = createClients(target);
-    await ensureResources(clients, names, { region: target.region, shardCount: 1 });
-    const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')), { registry, now: () => T0 + 3 * DAY });
     const { events, labels } = generate();
-    const handler = createStreamHandler(runtime);
-    for (let from = 0; from < events.length; from += 500) {
-      const batch = events.slice(from, from + 500);
-      await handler(
-        kinesisEvent(
-          batch.map((e, i) => ({
-            PartitionKey: e.user_id,
-            SequenceNumber: String(100_000 + from + i),
-            Data: Buffer.from(JSON.stringify(e)),
-            ApproximateArrivalTimestamp: new Date(e.ts),
-          })),
-          { region: target.region, streamName: names.streams.purchases, shardId: 'shardId-000000000000' },
-        ),
-      );
-    }
-    for (const client of Object.values(runtime.clients)) client.destroy();
+    const clients = await streamEvents(target, names, registry, events, { batchSize: 500, ingestedAt: () => T0 + 3 * DAY });
     await writeFile(join(dir, 'labels.csv'), labels);
     let printed = '';
 

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../features/generator.js';
 import { adviseStaleness, auc, batchSavings, changedShare, fitLogistic } from '../../lambdas/core/staleness.js';
-
-/** A seeded uniform generator (mulberry32), so the samples are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const HOUR = 3_600_000;
 
@@ -42,7 +32,7 @@ describe('the staleness advisor', () => {
     // burst: the label follows it, and it is redrawn between t − 5m and t for most rows;
     // segment: predictive too, but it only changes for 1 % of rows even a day back;
     // noise: changes all the time, and predicts nothing.
-    const next = random(17);
+    const next = mulberry32(17);
     const n = 3000;
     const stalenesses = [5 * 60_000, HOUR, 6 * HOUR, 24 * HOUR];
     const burst: number[][] = Array.from({ length: stalenesses.length + 1 }, () => []);
