@@ -6,23 +6,20 @@
  * objective watches the p99 (lib/constructs/monitoring.ts).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { freshnessByView } from '../core/freshness.js';
-import type { ViewRow } from '../core/ingest.js';
+import { freshnessByView, type TimedRow } from '../core/freshness.js';
 
 export const FRESHNESS_NAMESPACE = 'Tessera';
 export const FRESHNESS_METRICS = { lagP50: 'EventToServableLagP50', lagP99: 'EventToServableLagP99', lastUpdateAge: 'LastUpdateAge' } as const;
 
 export interface FreshnessRecorder {
-  /** Records the rows of one applied batch (`failed`: item keys whose write failed and will be retried). */
-  record(rowsByView: ReadonlyMap<string, ReadonlyMap<string, readonly ViewRow[]>>, failed: readonly string[]): void;
+  /** Records the rows one batch made servable (not those of failed writes: their retry records them). */
+  record(rows: readonly TimedRow[]): void;
 }
 
 export class EmfFreshnessRecorder implements FreshnessRecorder {
   constructor(private readonly metrics: Metrics = new Metrics({ namespace: FRESHNESS_NAMESPACE, serviceName: 'tessera' })) {}
 
-  record(rowsByView: ReadonlyMap<string, ReadonlyMap<string, readonly ViewRow[]>>, failed: readonly string[]): void {
-    const skipped = new Set(failed);
-    const rows = [...rowsByView.values()].flatMap((byPk) => [...byPk].flatMap(([pk, rows]) => (skipped.has(pk) ? [] : rows)));
+  record(rows: readonly TimedRow[]): void {
     for (const stats of freshnessByView(rows)) {
       // One EMF document per view: publishing clears the view dimension for the next.
       this.metrics.addDimension('view', stats.view);

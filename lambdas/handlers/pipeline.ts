@@ -75,7 +75,7 @@ export async function runPipeline(
   // Dead letters first: if they cannot be kept, the whole batch is retried rather than lost.
   await deadLetters.write(letters);
   const failedPks = (await Promise.all([...rowsByView].map(([view, byPk]) => online.apply(registry.views.get(view)!, byPk, ingestTs)))).flat();
-  runtime.freshness?.record(rowsByView, failedPks);
+  runtime.freshness?.record([...rowsByView.values()].flatMap((byPk) => [...byPk].flatMap(([pk, rows]) => (failedPks.includes(pk) ? [] : rows))));
   // Offline after online, leaving out rows of failed items: their retry writes them (offline-batch.ts).
   await writeBatchOffline(runtime.offline, registry, rowsByView, failedPks, batch);
   const failed = [...new Set(failedPks.flatMap((pk) => positionsByPk.get(pk) ?? []))];

@@ -37,7 +37,7 @@ describe('tessera status', { timeout: 120_000 }, () => {
     await ensureResources(clients, names, { region: target.region, shardCount: 1 });
     const recorded: { view: string; lagP99Ms: number }[] = [];
     const freshness: FreshnessRecorder = {
-      record: (rowsByView) => recorded.push(...freshnessByView([...rowsByView.values()].flatMap((byPk) => [...byPk.values()].flat()))),
+      record: (rows) => recorded.push(...freshnessByView(rows)),
     };
     const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')), { registry, now: () => NOW - 10 * 60_000, freshness });
     const make = transactionMaker(`status-${run}`);
