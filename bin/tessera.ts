@@ -10,8 +10,11 @@ import { extname } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
+import type { AdviseOptions } from '../cli/advise.js';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
+import type { DriftOptions } from '../cli/drift.js';
 import { checkCsvLabels } from '../cli/labels.js';
+import type { OfflineStoreOptions } from '../cli/offline-store.js';
 import { buildCatalog, countOf, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
 import { sdkNodeWarningOnce } from '../cli/sdk-warning.js';
@@ -237,6 +240,61 @@ program
       }
     },
   );
+
+program
+  .command('advise')
+  .description('which streaming features of a service lose nothing when served stale, so that a batch schedule would do')
+  .requiredOption('--service <name>', 'a feature service')
+  .requiredOption('--labels <file|s3://…>', 'labels: join keys, a time column, optionally a 0/1 outcome (.parquet or .csv)')
+  .option('--staleness <durations>', 'the lags to test, comma-separated', '5m,1h,6h,24h')
+  .option('--label-column <name>', 'the 0/1 outcome column (without it: judged by how often values change)')
+  .option('--timestamp-column <name>', "the labels' time column", 'event_timestamp')
+  .option('--tolerance <number>', 'largest acceptable AUC drop (or share of changed values without labels)')
+  .option('--write-units <number>', 'DynamoDB write units per online item write', '1')
+  .option('--lambda-ms <number>', 'Lambda milliseconds per online item write', '5')
+  .option('--html <file>', 'also write the report with its chart as an HTML page')
+  .option('--json', 'print the report as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: AdviseOptions & OfflineStoreOptions & { definitions: string }) => {
+    const [{ adviseCommand, stageLines }, { withOfflineStore }] = await Promise.all([import('../cli/advise.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    await withOfflineStore(options, process.env, (store) =>
+      adviseCommand(options, { registry, ...store, stdout: process.stdout, onProgress: stageLines(process.stderr) }),
+    );
+  });
+
+program
+  .command('status')
+  .description('the last hour per source and view: events/s, event → servable lag, last update, dead letters, failed batches')
+  .option('--json', 'print the status as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: OfflineStoreOptions & { json?: boolean; definitions: string }) => {
+    const [{ statusCommand }, { withOfflineStore }] = await Promise.all([import('../cli/status.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    await withOfflineStore(options, process.env, (store) => statusCommand(options, { registry, ...store, stdout: process.stdout }));
+  });
+
+program
+  .command('drift')
+  .description('PSI (and KS for numbers) per feature between a training set and what was served since')
+  .requiredOption('--service <name>', 'a feature service')
+  .requiredOption('--training <file>', 'a training set of the service (.parquet or .csv), e.g. from tessera training-set')
+  .option('--since <duration>', 'how far back to look at what was served', '7d')
+  .option('--timestamp-column <name>', "the training set's time column", 'event_timestamp')
+  .option('--html <file>', 'also write the report with its charts as an HTML page')
+  .option('--json', 'print the report as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: DriftOptions & OfflineStoreOptions & { definitions: string }) => {
+    const [{ driftCommand }, { withOfflineStore }] = await Promise.all([import('../cli/drift.js'), import('../cli/offline-store.js')]);
+    const registry = await loadRegistry(options.definitions);
+    await withOfflineStore(options, process.env, (store) => driftCommand(options, { registry, ...store, stdout: process.stdout }));
+  });
 
 program.parseAsync().catch((error: unknown) => {
   // Errors a user acts on carry their own text; nothing else needs a stack trace here either.

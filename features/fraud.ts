@@ -84,6 +84,7 @@ export const userTransactionStats = featureView({
     { name: 'txn_count_30d', fn: 'count', window: '30d' },
   ],
   ttl: '30d',
+  freshness: '5m',
   owner: 'fraud-ml',
   description: "Sliding-window statistics of the card holder's spending",
 });

@@ -80,7 +80,7 @@ export const CITIES: readonly City[] = [
 const UNITS_PER_USD: Record<Currency, number> = { USD: 1, EUR: 1 / 1.08, GBP: 1 / 1.27, JPY: 1 / 0.0067, CHF: 1 / 1.13 };
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG; uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -3,7 +3,7 @@
  * the definitions of one registry. Its outputs are how the CLI finds the deployed store
  * (DescribeStacks), so their ids are part of the interface.
  */
-import { Arn, ArnFormat, CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -159,6 +159,7 @@ export class FeatureStoreStack extends Stack {
       compactionDeadLetterQueue: this.compaction.deadLetterQueue,
       rawArchiveStreams: new Map([...this.rawArchive.deliveryStreams].map(([source, delivery]) => [source, delivery.ref])),
       alarmActions: [new cloudwatchActions.SnsAction(this.alarmTopic)],
+      freshnessObjectives: new Map([...props.registry.freshnessMs].map(([view, ms]) => [view, Duration.millis(ms)])),
     });
 
     for (const role of this.importRoles('invokerRoleArns', 'Invoker', props.invokerRoleArns, 'execute-api:Invoke')) this.serving.grantInvoke(role);

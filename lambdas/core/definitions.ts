@@ -99,6 +99,8 @@ export interface FeatureView<S extends EventSchema = EventSchema> {
   readonly aggregations: readonly Aggregation[];
   /** Values older than this are served as `expired` and left out of training rows. */
   readonly ttl?: Duration;
+  /** The freshness objective: an event is servable within this long (p99 event → servable lag); alarmed when deployed. */
+  readonly freshness?: Duration;
   readonly owner: string;
   readonly description: string;
   readonly tags: readonly string[];

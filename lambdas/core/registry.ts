@@ -66,6 +66,8 @@ export class Registry {
   readonly eventTimeWindows = new Map<string, EventTimeWindow>();
   private readonly features = new Map<string, ResolvedFeature>();
   private readonly plans = new Map<string, ReadPlan>();
+  /** The freshness objective of each view that declares one, in ms. */
+  readonly freshnessMs = new Map<string, number>();
 
   constructor(definitions: Iterable<Definition>) {
     for (const definition of definitions) this.add(definition);
@@ -162,6 +164,11 @@ export class Registry {
     }
     if (view.ttl !== undefined && parseDuration(view.ttl) === undefined) {
       fail(`bad ttl "${view.ttl}": write a positive whole number of s, m, h or d, e.g. "30d"`);
+    }
+    if (view.freshness !== undefined) {
+      const objective = parseDuration(view.freshness);
+      if (objective === undefined) fail(`bad freshness "${view.freshness}": write a positive whole number of s, m, h or d, e.g. "5m"`);
+      this.freshnessMs.set(view.name, objective as number);
     }
     if (!Number.isInteger(view.version) || view.version < 1) fail('version must be a positive integer');
     const names = new Set<string>();

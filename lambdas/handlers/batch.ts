@@ -12,6 +12,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { type BatchFiles, S3BatchFiles } from '../adapters/batch-files.js';
 import { type Chunk, type ChunkQueue, SqsChunkQueue } from '../adapters/chunk-queue.js';
+import { EmfFreshnessRecorder } from '../adapters/freshness-metrics.js';
 import { DynamoJobStore, type JobStore } from '../adapters/jobs.js';
 import { parseLocation, rawLocation } from '../core/batch.js';
 import { parseDuration } from '../core/duration.js';
@@ -145,6 +146,6 @@ export function batchDependencies(runtime: Runtime): BatchDependencies {
 }
 
 export const handler = lazyHandler(() => {
-  const runtime = createRuntime(readConfig(process.env));
+  const runtime = createRuntime(readConfig(process.env), { freshness: new EmfFreshnessRecorder() });
   return createBatchHandler(runtime, batchDependencies(runtime));
 });

@@ -127,6 +127,7 @@ export async function runPipeline(
   const failedPositions = new Set([...held, ...[...failedItems].flatMap((item) => positionsOf.get(item) ?? [])]);
   // Offline after online, leaving out the rows of failed items: their retry writes them (offline-batch.ts).
   const offlineRows = applicable.flatMap((r) => r.rows.filter((row) => !failedItems.has(`${(groups.get(row.view) as OnlineGroup).name}\u0000${row.entityId}`)));
+  runtime.freshness?.record(offlineRows);
   await writeBatchOffline(runtime.offline, registry, offlineRows, batch);
   return { failed: [...failedPositions], deadLettered: letters.length, duplicates: claimed.duplicates.size, rows: rowCount };
 }

@@ -10,6 +10,7 @@
 import { type AwsClients, createClients } from '../adapters/aws.js';
 import { DynamoEventClaims, type EventClaims } from '../adapters/claims.js';
 import { type DeadLetterSink, S3DeadLetterSink } from '../adapters/dead-letters.js';
+import type { FreshnessRecorder } from '../adapters/freshness-metrics.js';
 import { type OfflineWriter, S3OfflineWriter } from '../adapters/offline-writer.js';
 import { type BaseRuntime, createBaseRuntime, type TesseraConfig } from './runtime-base.js';
 
@@ -22,6 +23,8 @@ export interface Runtime extends BaseRuntime {
   readonly deadLetters: DeadLetterSink;
   /** One record per event id: producer duplicates are applied once. */
   readonly claims: EventClaims;
+  /** Freshness metrics of applied batches; the deployed handlers emit them as EMF, elsewhere none. */
+  readonly freshness?: FreshnessRecorder;
 }
 
 export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Runtime, 'config'>> = {}): Runtime {
@@ -32,5 +35,6 @@ export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Run
     offline: overrides.offline ?? new S3OfflineWriter(clients.s3, config.bucket),
     deadLetters: overrides.deadLetters ?? new S3DeadLetterSink(clients.s3, config.bucket),
     claims: overrides.claims ?? new DynamoEventClaims(clients.dynamodb, config.tableName),
+    ...(overrides.freshness ? { freshness: overrides.freshness } : {}),
   };
 }

@@ -5,6 +5,7 @@
  * idempotence makes the redelivered records that had succeeded change nothing.
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { EmfFreshnessRecorder } from '../adapters/freshness-metrics.js';
 import { decodePayload } from '../core/ingest.js';
 import { kinesisBatchName } from './offline-batch.js';
 import { type PipelineRecord, runPipeline } from './pipeline.js';
@@ -50,4 +51,4 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
   };
 }
 
-export const handler = lazyHandler(() => createStreamHandler(createRuntime(readConfig(process.env))));
+export const handler = lazyHandler(() => createStreamHandler(createRuntime(readConfig(process.env), { freshness: new EmfFreshnessRecorder() })));

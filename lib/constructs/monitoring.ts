@@ -38,6 +38,8 @@ export interface MonitoringProps {
   readonly max5xxRate?: number;
   /** API p99 latency that raises the alarm. @default Duration.millis(500) */
   readonly maxP99Latency?: Duration;
+  /** Freshness objectives by view (`freshness` in the definitions): an alarm each on the p99 event → servable lag. @default none */
+  readonly freshnessObjectives?: ReadonlyMap<string, Duration>;
 }
 
 export class Monitoring extends Construct {
@@ -81,6 +83,23 @@ export class Monitoring extends Construct {
       );
       return metric.with({ label: source });
     });
+
+    // EMF from the pipeline (lambdas/adapters/freshness-metrics.ts): Powertools adds the service dimension.
+    for (const [view, objective] of props.freshnessObjectives ?? []) {
+      const lag = new cloudwatch.Metric({
+        namespace: 'Tessera',
+        metricName: 'EventToServableLagP99',
+        dimensionsMap: { service: 'tessera', view },
+        period,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      });
+      alarm(
+        `Freshness-${view}`,
+        lag,
+        objective.toMilliseconds(),
+        `Events of ${view} take longer than its freshness objective (${objective.toHumanString()}) to be servable.`,
+      );
+    }
 
     const serveErrors = props.serveHandler.metricErrors({ period, statistic: cloudwatch.Stats.SUM });
     alarm('ServeHandlerErrors', serveErrors, 0, 'The serve handler crashed on requests (answered 5XX).');

@@ -139,7 +139,7 @@ describe('the event times a source accepts', () => {
 describe('join keys too long for the online table', () => {
   it(`rejects an event whose key makes an online key over ${MAX_ITEM_KEY_BYTES} bytes as KeyTooLong, with no row for any view`, () => {
     // Prepare: user_id fits the schema (u and digits) but not DynamoDB's key
-    const longest = `u${'1'.repeat(MAX_ITEM_KEY_BYTES - 'user_merchant_last_txn#'.length - '|m0001'.length - 1)}`;
+    const longest = `u${'1'.repeat(MAX_ITEM_KEY_BYTES - 'transactions:user_id+merchant_id#'.length - '|m0001'.length - 1)}`;
     const tooLong = `${longest}1`;
 
     // Act
