@@ -8,6 +8,7 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
+import { type CatalogOptions, catalogCommand } from '../cli/catalog.js';
 import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
 import { readStackOutputs } from '../cli/stack-outputs.js';
@@ -115,6 +116,18 @@ program
     } finally {
       target.close();
     }
+  });
+
+program
+  .command('catalog')
+  .description('write the catalog page (search, lineage, pii, freshness) as a static site')
+  .requiredOption('--out <dir>', 'the folder to write index.html and catalog.json to')
+  .option('--no-stats', 'skip measuring freshness and null rates from the offline store')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack to measure (CloudFormation stack name); default: local mode, if running')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: CatalogOptions & { definitions: string }) => {
+    await catalogCommand(options, await loadRegistry(options.definitions), process.env, console.log);
   });
 
 program

@@ -12,6 +12,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { authorize, type Caller } from '../core/access.js';
 import { buildCatalog } from '../core/catalog.js';
+import { CATALOG_PAGE_HEADERS, catalogPage } from '../core/catalog-page.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { fromFeastRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
@@ -40,6 +41,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
   const { registry, online, logger } = runtime;
   const catalog = JSON.stringify(buildCatalog(registry));
   const openApi = JSON.stringify(openApiDocument());
+  const catalogHtml = catalogPage(buildCatalog(registry));
   // Service plans are built with the registry; their store reads are derived once here.
   // A plain feature list gets a new plan per request, and its read is derived from it.
   const serviceReads = new Map([...registry.services.keys()].map((name) => [registry.servicePlan(name), storeReadOf(registry.servicePlan(name))]));
@@ -56,6 +58,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     '/v1/health': { GET: async () => json(200, { status: 'ok' }) },
     '/v1/catalog': { GET: async () => raw(catalog) },
     '/v1/openapi.json': { GET: async () => raw(openApi) },
+    '/catalog': { GET: async () => ({ statusCode: 200, headers: CATALOG_PAGE_HEADERS, body: catalogHtml }) },
     '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
     '/get-online-features': {
       POST: async (event, caller) => {

@@ -19,6 +19,8 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/features' },
   { method: 'POST', path: '/v1/push' },
   { method: 'GET', path: '/v1/catalog' },
+  // The catalog as a web page (core/catalog-page.ts), behind the same IAM auth.
+  { method: 'GET', path: '/catalog' },
   { method: 'GET', path: '/v1/health' },
   { method: 'GET', path: '/v1/openapi.json' },
   // Feast's HTTP feature server route, so Feast clients can call Tessera unchanged.
