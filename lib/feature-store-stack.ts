@@ -8,6 +8,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { Registry } from '../lambdas/core/registry.js';
+import { Audit } from './constructs/audit.js';
 import { BatchProcessing } from './constructs/batch-processing.js';
 import { Compaction } from './constructs/compaction.js';
 import { Ingestion } from './constructs/ingestion.js';
@@ -69,6 +70,7 @@ export class FeatureStoreStack extends Stack {
   readonly training: Training;
   readonly serving: Serving;
   readonly monitoring: Monitoring;
+  readonly audit: Audit;
 
   constructor(scope: Construct, id: string, props: FeatureStoreStackProps) {
     super(scope, id, props);
@@ -91,6 +93,12 @@ export class FeatureStoreStack extends Stack {
       throttlingRateLimit: props.apiRateLimit,
       throttlingBurstLimit: props.apiBurstLimit,
       cloudWatchRole: props.apiGatewayCloudWatchRole,
+    });
+    this.audit = new Audit(this, 'Audit', {
+      bucket: this.offlineStore.bucket,
+      logGroup: this.serving.serveHandler.logGroup,
+      databaseName: this.training.databaseName,
+      database: this.training.database,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       streamHandler: this.processing.streamHandler,

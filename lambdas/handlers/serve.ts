@@ -11,6 +11,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { authorize, type Caller } from '../core/access.js';
+import { type PlannedRead, readAuditEntry } from '../core/audit.js';
 import { buildCatalog } from '../core/catalog.js';
 import { CATALOG_PAGE_HEADERS, catalogPage } from '../core/catalog-page.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
@@ -22,7 +23,15 @@ import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
 import { pushEvents } from './push.js';
 import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
 
-type Route = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
+/** What a read request got as far as, for its audit entry. */
+interface ReadRecord {
+  planned?: PlannedRead;
+}
+
+type Route = (event: APIGatewayProxyEvent, caller: Caller, read: ReadRecord) => Promise<APIGatewayProxyResult>;
+
+/** The routes that read features: every request to them is audited, allowed or refused. */
+const READ_ROUTES = new Set(['/v1/features', '/get-online-features']);
 
 const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
 
@@ -46,8 +55,9 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
   // A plain feature list gets a new plan per request, and its read is derived from it.
   const serviceReads = new Map([...registry.services.keys()].map((name) => [registry.servicePlan(name), storeReadOf(registry.servicePlan(name))]));
 
-  async function features(body: unknown, caller: Caller): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
+  async function features(body: unknown, caller: Caller, read: ReadRecord): Promise<{ response: FeaturesResponse; joinKeys: readonly string[] }> {
     const planned = planRequest(registry, body);
+    read.planned = { service: planned.service, features: planned.plan.features, entityCount: planned.rows.length };
     authorize(registry, caller, planned);
     const { rowFeatures, withTiles } = serviceReads.get(planned.plan) ?? storeReadOf(planned.plan);
     const items = await online.read(planned.pks, rowFeatures, withTiles);
@@ -59,11 +69,11 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     '/v1/catalog': { GET: async () => raw(catalog) },
     '/v1/openapi.json': { GET: async () => raw(openApi) },
     '/catalog': { GET: async () => ({ statusCode: 200, headers: CATALOG_PAGE_HEADERS, body: catalogHtml }) },
-    '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
+    '/v1/features': { POST: async (event, caller, read) => json(200, (await features(parseBody(event), caller, read)).response) },
     '/get-online-features': {
-      POST: async (event, caller) => {
+      POST: async (event, caller, read) => {
         const { request, fullNames } = fromFeastRequest(parseBody(event));
-        const { response, joinKeys } = await features(request, caller);
+        const { response, joinKeys } = await features(request, caller, read);
         return json(200, toFeastResponse(response, joinKeys, fullNames));
       },
     },
@@ -91,8 +101,17 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     const method = route[event.httpMethod];
     if (!method) return errorResponse('MethodNotAllowed', `${event.httpMethod} is not allowed on ${path}`, requestId);
     const caller: Caller = { arn: event.requestContext?.identity?.userArn ?? null };
+    if (!READ_ROUTES.has(path)) return respond(method, event, caller, {}, path, requestId);
+    const read: ReadRecord = {};
+    const response = await respond(method, event, caller, read, path, requestId);
+    const outcome = { ts: runtime.now(), requestId, principal: caller.arn, route: path, status: response.statusCode };
+    runtime.audit.record(readAuditEntry(read.planned ? { ...outcome, planned: read.planned } : outcome));
+    return response;
+  };
+
+  async function respond(method: Route, event: APIGatewayProxyEvent, caller: Caller, read: ReadRecord, path: string, requestId: string) {
     try {
-      return await method(event, caller);
+      return await method(event, caller, read);
     } catch (error) {
       if (error instanceof ReadDeadlineExceeded) {
         logger.warn('online read deadline exceeded', { path, requestId, error: error.message });
@@ -103,7 +122,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
       if (response.statusCode >= 500) logger.error('request failed', { path, requestId, error: error as Error });
       return response;
     }
-  };
+  }
 }
 
 export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readConfig(process.env))));
