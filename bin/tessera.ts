@@ -7,8 +7,10 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
+import { type AuditOptions, auditCommand } from '../cli/audit.js';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
 import { type CatalogOptions, catalogCommand } from '../cli/catalog.js';
+import { type EraseOptions, eraseCommand } from '../cli/erase.js';
 import { buildCatalog, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
 import { pushFile } from '../cli/push.js';
 import { readStackOutputs } from '../cli/stack-outputs.js';
@@ -128,6 +130,36 @@ program
   .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
   .action(async (options: CatalogOptions & { definitions: string }) => {
     await catalogCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
+
+program
+  .command('audit')
+  .description('who read which features: e.g. tessera audit --feature user_location:lat --since 7d')
+  .option('--feature <view:feature|view...>', 'reads of this feature, or of any feature of this view (repeatable)')
+  .option('--principal <arn>', 'reads by this IAM principal')
+  .option('--service <name>', 'reads through this feature service')
+  .option('--since <duration|time>', 'how far back: 7d, 12h, or an ISO-8601 time', '7d')
+  .option('--limit <n>', 'at most this many reads, newest first', '1000')
+  .option('--json', 'print the reads as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (Athena over its audit table); default: local mode (DuckDB)')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: AuditOptions & { definitions: string }) => {
+    await auditCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
+
+program
+  .command('erase')
+  .description('erase an entity from every store (online, offline, raw archive, dead letters) and write a receipt')
+  .requiredOption('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+  .option('--reason <text>', 'why, for the receipt (e.g. the request reference)')
+  .option('--by <who>', 'who asked, for the receipt (default: your user name)')
+  .option('--json', 'print what was removed and the receipt as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: EraseOptions & { definitions: string }) => {
+    await eraseCommand(options, await loadRegistry(options.definitions), process.env, console.log);
   });
 
 program
