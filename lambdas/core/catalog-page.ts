@@ -209,7 +209,7 @@ export function catalogPage(catalog: Catalog, options: CatalogPageOptions = {}):
     return card(
       'view',
       v.name,
-      meta([
+      `${meta([
         ['version', String(v.version)],
         ['entities', escapeHtml(v.entities.join(', '))],
         ['source', escapeHtml(v.source)],
@@ -219,7 +219,7 @@ export function catalogPage(catalog: Catalog, options: CatalogPageOptions = {}):
         ['TTL', v.ttl ? escapeHtml(v.ttl) : 'none'],
         ['windows', escapeHtml([...new Set(v.features.map((f) => (f.aggregation as { window?: string } | undefined)?.window).filter(Boolean))].join(', '))],
         ['freshness', freshness],
-      ]) + `<table><thead><tr><th>feature</th><th>type</th><th>computed as</th><th>null rate</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+      ])}<table><thead><tr><th>feature</th><th>type</th><th>computed as</th><th>null rate</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
       `${v.owner} ${v.description} ${v.tags.join(' ')} ${v.source} ${v.entities.join(' ')} ${v.features.map((f) => f.name).join(' ')}`,
     );
   });

@@ -1,31 +1,17 @@
-/**
- * The audit trail of feature reads, end to end in local mode: every request to either read
- * route — allowed or refused — becomes one row under `audit/date=…/` in the bucket (local
- * mode's stand-in for the log subscription and Firehose) with principal, service, features
- * (pii marked), entity count, status and request id; `tessera audit` answers "who read
- * user_location:lat" from those rows with DuckDB. The log line itself is checked in
- * test/unit/audit.test.ts.
- */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import { AUDIT_PREFIX, type AuditLine } from '../../lambdas/core/audit.js';
-import { writeDiscoveryFile } from '../../local/discovery.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
+import { type CliWorkdir, cliWorkdir } from '../support/cli-workdir.js';
 import { transactionMaker } from '../support/transactions.js';
 
-const run = promisify(execFile);
 const SCORER = 'arn:aws:sts::123456789012:assumed-role/fraud-scorer/s1';
 /** The Authorization header of a SigV4-signed request by access key AKIDSCORER (local mode reads the key, not the signature). */
 const SIGNED = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDSCORER/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00' };
 
 let store: LocalStore;
 let objects: BucketObjects;
-let workdir: string;
+let cli: CliWorkdir;
 
 beforeAll(async () => {
   store = await startLocalStore({ port: 0, logLevel: 'ERROR', poll: false, principals: { AKIDSCORER: SCORER } });
@@ -37,13 +23,12 @@ beforeAll(async () => {
     events.map((e) => ({ partitionKey: e.user_id, data: Buffer.from(JSON.stringify(e)) })),
   );
   await store.poller.drain();
-  workdir = mkdtempSync(join(tmpdir(), 'tessera-audit-cli-'));
-  await writeDiscoveryFile(store, join(workdir, '.work', 'local-endpoints.json'));
+  cli = await cliWorkdir(store);
 }, 60_000);
 
 afterAll(async () => {
   await store?.stop();
-  if (workdir) rmSync(workdir, { recursive: true, force: true });
+  cli?.remove();
 }, 60_000);
 
 async function post(path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; requestId: string }> {
@@ -120,11 +105,7 @@ describe('the audit trail of feature reads', { timeout: 60_000 }, () => {
 
   it('`tessera audit --feature user_location:lat --since 7d` lists who read it, newest first, from the same rows (DuckDB)', async () => {
     // Act
-    const { stdout } = await run(
-      resolve('node_modules/.bin/tsx'),
-      [resolve('bin/tessera.ts'), 'audit', '--feature', 'user_location:lat', '--since', '7d', '--json', '--definitions', resolve('features/index.ts')],
-      { cwd: workdir, timeout: 60_000, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
-    );
+    const stdout = await cli.tessera('audit', '--feature', 'user_location:lat', '--since', '7d', '--json');
     const rows = JSON.parse(stdout) as { request_id: string; principal: string | null; status: number; ts: number; pii_features: string[] }[];
 
     // Assess

@@ -7,11 +7,8 @@
  * every object in the bucket finds no record of the id, another card holder is untouched, a
  * receipt names the subject by pseudonym only, and a re-run changes nothing.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import parquet from 'parquetjs-lite';
@@ -21,37 +18,26 @@ import { DuckDbQueryRunner, DuckDbTrainingRunner } from '../../lambdas/adapters/
 import type { ErasureReceipt } from '../../lambdas/core/erasure.js';
 import type { ErasureResult } from '../../lambdas/sdk/erasure.js';
 import { buildTrainingSet } from '../../lambdas/sdk/training-set.js';
-import { writeDiscoveryFile } from '../../local/discovery.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
+import { type CliWorkdir, cliWorkdir } from '../support/cli-workdir.js';
 import { transactionMaker } from '../support/transactions.js';
 
-const run = promisify(execFile);
 const SUBJECT = 'u0001';
 
 let store: LocalStore;
 let objects: BucketObjects;
-let workdir: string;
+let cli: CliWorkdir;
 
 beforeAll(async () => {
   store = await startLocalStore({ port: 0, logLevel: 'ERROR', poll: false });
   objects = new BucketObjects(store.runtime.clients.s3, store.runtime.config.bucket);
-  workdir = mkdtempSync(join(tmpdir(), 'tessera-erase-'));
-  await writeDiscoveryFile(store, join(workdir, '.work', 'local-endpoints.json'));
+  cli = await cliWorkdir(store);
 }, 60_000);
 
 afterAll(async () => {
   await store?.stop();
-  if (workdir) rmSync(workdir, { recursive: true, force: true });
+  cli?.remove();
 }, 60_000);
-
-const tessera = async (...args: string[]) =>
-  (
-    await run(resolve('node_modules/.bin/tsx'), [resolve('bin/tessera.ts'), ...args, '--definitions', resolve('features/index.ts')], {
-      cwd: workdir,
-      timeout: 120_000,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    })
-  ).stdout;
 
 async function features(body: unknown): Promise<{ results: { status: Record<string, string>; values: Record<string, unknown> }[] }> {
   const response = await fetch(`${store.url}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -88,8 +74,8 @@ async function tableKeys(): Promise<string[]> {
 }
 
 async function trainingSet(): Promise<Record<string, unknown>[]> {
-  const labels = join(workdir, 'labels.csv');
-  const out = join(workdir, `train-${Date.now()}.parquet`);
+  const labels = join(cli.path, 'labels.csv');
+  const out = join(cli.path, `train-${Date.now()}.parquet`);
   writeFileSync(labels, `user_id,event_timestamp\n${SUBJECT},${Date.now()}\nu0002,${Date.now()}\n`);
   await buildTrainingSet(
     { labels, service: 'fraud_v1', out },
@@ -137,12 +123,12 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `user_txn_stats#${SUBJECT}#tiles-1` }, v: { N: '1' } } }));
     await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `user_location#${SUBJECT}0` }, v: { N: '1' } } }));
     const before = await features({ service: 'fraud_v1', entities: [{ user_id: SUBJECT }] });
-    expect(before.results[0]?.status['user_location__lat']).toBe('present');
+    expect(before.results[0]?.status.user_location__lat).toBe('present');
     expect([...(await bucketTexts()).values()].some((text) => text.includes(SUBJECT))).toBe(true);
 
     // Act
     const result = JSON.parse(
-      await tessera('erase', '--entity', `user_id=${SUBJECT}`, '--reason', 'GDPR art. 17, request 42', '--by', 'dpo@example.com', '--json'),
+      await cli.tessera('erase', '--entity', `user_id=${SUBJECT}`, '--reason', 'GDPR art. 17, request 42', '--by', 'dpo@example.com', '--json'),
     ) as ErasureResult;
 
     // Assess: the API answers for the subject exactly as for a card holder it never saw: row features missing.
@@ -150,9 +136,9 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     const [erased, unknown, other] = v1.results;
     expect(erased?.status).toEqual(unknown?.status);
     expect(erased?.values).toEqual(unknown?.values);
-    expect(erased?.status['user_location__lat']).toBe('missing');
-    expect(erased?.status['user_last_txn__amount_usd']).toBe('missing');
-    expect(other?.status['user_location__lat']).toBe('present');
+    expect(erased?.status.user_location__lat).toBe('missing');
+    expect(erased?.status.user_last_txn__amount_usd).toBe('missing');
+    expect(other?.status.user_location__lat).toBe('present');
     const v2 = await features({
       features: ['user_merchant_last_txn:amount_usd'],
       entities: [
@@ -160,7 +146,7 @@ describe('tessera erase', { timeout: 240_000 }, () => {
         { user_id: 'u0002', merchant_id: 'm0001' },
       ],
     });
-    expect(v2.results.map((r) => r.status['user_merchant_last_txn__amount_usd'])).toEqual(['missing', 'present']);
+    expect(v2.results.map((r) => r.status.user_merchant_last_txn__amount_usd)).toEqual(['missing', 'present']);
     const keys = await tableKeys();
     expect(keys.filter((pk) => pk.split('#')[1]?.split('|').includes(SUBJECT))).toEqual([]);
     expect(keys).toContain(`user_location#${SUBJECT}0`);
@@ -195,7 +181,7 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     const keys = await tableKeys();
 
     // Act
-    const output = await tessera('erase', '--entity', `user_id=${SUBJECT}`);
+    const output = await cli.tessera('erase', '--entity', `user_id=${SUBJECT}`);
 
     // Assess
     expect(output).toContain('nothing changed');
