@@ -11,8 +11,11 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Command, Option } from 'commander';
 import type { AdviseOptions } from '../cli/advise.js';
+import { type AuditOptions, auditCommand } from '../cli/audit.js';
 import type { BackfillOptions, BackfillTarget } from '../cli/backfill.js';
+import { type CatalogOptions, catalogCommand } from '../cli/catalog.js';
 import type { DriftOptions } from '../cli/drift.js';
+import { type EraseOptions, eraseCommand } from '../cli/erase.js';
 import { checkCsvLabels } from '../cli/labels.js';
 import type { OfflineStoreOptions } from '../cli/offline-store.js';
 import { buildCatalog, countOf, DEFAULT_DEFINITIONS, describeCatalog, describeChanges, diffCatalogs, loadRegistry } from '../cli/plan.js';
@@ -151,6 +154,48 @@ program
     } finally {
       target.close();
     }
+  });
+
+program
+  .command('catalog')
+  .description('write the catalog page (search, lineage, pii, freshness) as a static site')
+  .requiredOption('--out <dir>', 'the folder to write index.html and catalog.json to')
+  .option('--no-stats', 'skip measuring freshness and null rates from the offline store')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack to measure (CloudFormation stack name); default: local mode, if running')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: CatalogOptions & { definitions: string }) => {
+    await catalogCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
+
+program
+  .command('audit')
+  .description('who read which features: e.g. tessera audit --feature user_location:lat --since 7d')
+  .option('--feature <view:feature|view...>', 'reads of this feature, or of any feature of this view (repeatable)')
+  .option('--principal <arn>', 'reads by this IAM principal')
+  .option('--service <name>', 'reads through this feature service')
+  .option('--since <duration|time>', 'how far back: 7d, 12h, or an ISO-8601 time', '7d')
+  .option('--limit <n>', 'at most this many reads, newest first', '1000')
+  .option('--json', 'print the reads as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (Athena over its audit table); default: local mode (DuckDB)')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: AuditOptions & { definitions: string }) => {
+    await auditCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
+
+program
+  .command('erase')
+  .description('erase an entity from every store (online, offline, raw archive, dead letters) and write a receipt')
+  .requiredOption('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+  .option('--reason <text>', 'why, for the receipt (e.g. the request reference)')
+  .option('--by <who>', 'who asked, for the receipt (default: your user name)')
+  .option('--json', 'print what was removed and the receipt as JSON')
+  .option('--definitions <module>', 'the definitions module', DEFAULT_DEFINITIONS)
+  .option('--stack <name>', 'a deployed Tessera stack (CloudFormation stack name); default: local mode')
+  .addOption(new Option('--region <region>', 'AWS region of the stack').env('AWS_REGION'))
+  .action(async (options: EraseOptions & { definitions: string }) => {
+    await eraseCommand(options, await loadRegistry(options.definitions), process.env, console.log);
   });
 
 program

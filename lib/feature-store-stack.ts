@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { Registry } from '../lambdas/core/registry.js';
+import { Audit } from './constructs/audit.js';
 import { BatchProcessing } from './constructs/batch-processing.js';
 import { Compaction } from './constructs/compaction.js';
 import type { FunctionSettings } from './constructs/handler-function.js';
@@ -108,6 +109,7 @@ export class FeatureStoreStack extends Stack {
   readonly serving: Serving;
   readonly alarmTopic: sns.ITopic;
   readonly monitoring: Monitoring;
+  readonly audit: Audit;
 
   constructor(scope: Construct, id: string, props: FeatureStoreStackProps) {
     super(scope, id, props);
@@ -148,6 +150,12 @@ export class FeatureStoreStack extends Stack {
 
     this.alarmTopic = props.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn) : this.createAlarmTopic();
     for (const email of props.alarmEmails ?? []) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    this.audit = new Audit(this, 'Audit', {
+      bucket: this.offlineStore.bucket,
+      logGroup: this.serving.serveHandler.logGroup,
+      databaseName: this.training.databaseName,
+      database: this.training.database,
+    });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       streamHandler: this.processing.streamHandler,
       serveHandler: this.serving.serveHandler,

@@ -8,7 +8,9 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as definitions from '../features/index.js';
+import { BufferedAuditDelivery, LogAuditTrail } from '../lambdas/adapters/audit-trail.js';
 import { type AwsAccess, type AwsClients, createClients, type EndpointOverrides } from '../lambdas/adapters/aws.js';
+import { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
 import { Registry } from '../lambdas/core/registry.js';
 import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/runtime.js';
 import { createServeHandler } from '../lambdas/handlers/serve.js';
@@ -113,8 +115,17 @@ export async function startLocalStore(options: LocalStoreOptions = {}): Promise<
     const registry = options.registry ?? Registry.fromModule(definitions);
     const names = options.names ?? localResourceNames(registry);
     const config = readConfig(handlerEnvironment(access, names, options.logLevel ?? 'WARN'));
-    const runtime = createRuntime(config, { registry, ...(options.now ? { now: options.now } : {}) });
+    const base = createRuntime(config, { registry, ...(options.now ? { now: options.now } : {}) });
+    // Deployed, a log subscription and Firehose carry the serve handler's audit lines to S3;
+    // here the same lines are written to the bucket by this stand-in.
+    let delivered = 0;
+    const audit = new BufferedAuditDelivery(new BucketObjects(base.clients.s3, config.bucket), new LogAuditTrail(base.logger, true), {
+      objectName: () => `local-${process.pid}-${Date.now()}-${++delivered}`,
+      onError: (error) => base.logger.warn('audit lines not delivered; retrying with the next batch', { error: error as Error }),
+    });
+    const runtime = { ...base, audit };
     cleanup.push(() => destroyClients(runtime.clients));
+    cleanup.push(() => audit.flush());
     await ensureResources(runtime.clients, names, { region: config.access.region });
 
     // The mapping is Lambda's service, not the function: it has clients of its own.

@@ -7,6 +7,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import * as definitions from '../../features/index.js';
+import { type AuditTrail, LogAuditTrail } from '../adapters/audit-trail.js';
 import { type AwsAccess, type AwsClients, createDynamoDbClient, createKinesisClient } from '../adapters/aws.js';
 import { type EventStream, KinesisEventStream } from '../adapters/event-stream.js';
 import { DynamoOnlineStore, type OnlineStore } from '../adapters/online-store.js';
@@ -91,6 +92,8 @@ export interface BaseRuntime {
   readonly online: OnlineStore;
   readonly events: EventStream;
   readonly logger: Logger;
+  /** Where the serve handler records every feature read. @default one structured log line per read */
+  readonly audit: AuditTrail;
   /** The clock: epoch milliseconds. */
   readonly now: () => number;
 }
@@ -98,6 +101,7 @@ export interface BaseRuntime {
 export function createBaseRuntime(config: TesseraConfig, overrides: Partial<Omit<BaseRuntime, 'config'>> = {}): BaseRuntime {
   const registry = overrides.registry ?? Registry.fromModule(definitions);
   const clients = overrides.clients ?? { dynamodb: createDynamoDbClient(config.access), kinesis: createKinesisClient(config.access) };
+  const logger = overrides.logger ?? new Logger({ serviceName: 'tessera', logLevel: config.logLevel as 'INFO' });
   return {
     config,
     registry,
@@ -105,7 +109,8 @@ export function createBaseRuntime(config: TesseraConfig, overrides: Partial<Omit
     ingestor: overrides.ingestor ?? new Ingestor(registry),
     online: overrides.online ?? new DynamoOnlineStore(clients.dynamodb, config.tableName),
     events: overrides.events ?? new KinesisEventStream(clients.kinesis),
-    logger: overrides.logger ?? new Logger({ serviceName: 'tessera', logLevel: config.logLevel as 'INFO' }),
+    logger,
+    audit: overrides.audit ?? new LogAuditTrail(logger),
     now: overrides.now ?? Date.now,
   };
 }

@@ -11,7 +11,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
 import { authorize, type Caller, mayRead } from '../core/access.js';
+import { type PlannedRead, readAuditEntry } from '../core/audit.js';
 import { buildCatalog, catalogFor } from '../core/catalog.js';
+import { CATALOG_PAGE_HEADERS, catalogPage } from '../core/catalog-page.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { feastResponseText, fromFeastRequest, type ServedRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
@@ -20,7 +22,15 @@ import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
 import { pushEvents } from './push.js';
 import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
 
-type Route = (event: APIGatewayProxyEvent, caller: Caller) => Promise<APIGatewayProxyResult>;
+/** What a read request got as far as, for its audit entry. */
+interface ReadRecord {
+  planned?: PlannedRead;
+}
+
+type Route = (event: APIGatewayProxyEvent, caller: Caller, read: ReadRecord) => Promise<APIGatewayProxyResult>;
+
+/** The routes that read features: every request to them is audited, allowed or refused. */
+const READ_ROUTES = new Set(['/v1/features', '/get-online-features']);
 
 const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
 
@@ -40,9 +50,11 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     return text;
   };
   const openApi = JSON.stringify(openApiDocument());
+  const catalogHtml = catalogPage(catalog);
 
-  async function features(body: unknown, caller: Caller): Promise<ServedRequest> {
+  async function features(body: unknown, caller: Caller, read: ReadRecord): Promise<ServedRequest> {
     const planned = planRequest(registry, body);
+    read.planned = { service: planned.service, features: planned.plan.features, entityCount: planned.rows.length };
     authorize(registry, caller, planned);
     const items = await online.read(planned.pks);
     const now = runtime.now();
@@ -53,11 +65,12 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     '/v1/health': { GET: async () => json(200, { status: 'ok' }) },
     '/v1/catalog': { GET: async (_event, caller) => raw(catalogJsonFor(caller)) },
     '/v1/openapi.json': { GET: async () => raw(openApi) },
-    '/v1/features': { POST: async (event, caller) => json(200, (await features(parseBody(event), caller)).response) },
+    '/catalog': { GET: async () => ({ statusCode: 200, headers: CATALOG_PAGE_HEADERS, body: catalogHtml }) },
+    '/v1/features': { POST: async (event, caller, read) => json(200, (await features(parseBody(event), caller, read)).response) },
     '/get-online-features': {
-      POST: async (event, caller) => {
+      POST: async (event, caller, read) => {
         const { request, options } = fromFeastRequest(parseBody(event), registry.entities.values());
-        const served = await features(request, caller);
+        const served = await features(request, caller, read);
         return raw(feastResponseText(toFeastResponse(served, options), served.planned.plan));
       },
     },
@@ -85,8 +98,17 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
     const method = route[event.httpMethod];
     if (!method) return errorResponse('MethodNotAllowed', `${event.httpMethod} is not allowed on ${path}`, requestId);
     const caller: Caller = { arn: event.requestContext?.identity?.userArn ?? null };
+    if (!READ_ROUTES.has(path)) return respond(method, event, caller, {}, path, requestId);
+    const read: ReadRecord = {};
+    const response = await respond(method, event, caller, read, path, requestId);
+    const outcome = { ts: runtime.now(), requestId, principal: caller.arn, route: path, status: response.statusCode };
+    runtime.audit.record(readAuditEntry(read.planned ? { ...outcome, planned: read.planned } : outcome));
+    return response;
+  };
+
+  async function respond(method: Route, event: APIGatewayProxyEvent, caller: Caller, read: ReadRecord, path: string, requestId: string) {
     try {
-      return await method(event, caller);
+      return await method(event, caller, read);
     } catch (error) {
       if (error instanceof ReadDeadlineExceeded) {
         logger.warn('online read deadline exceeded', { path, requestId, error: error.message });
@@ -97,7 +119,7 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
       if (response.statusCode >= 500) logger.error('request failed', { path, requestId, error: error as Error });
       return response;
     }
-  };
+  }
 }
 
 export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readConfig(process.env))));

@@ -21,6 +21,8 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/features', access: 'read' },
   { method: 'POST', path: '/v1/push', access: 'write' },
   { method: 'GET', path: '/v1/catalog', access: 'read' },
+  // The catalog as a web page (core/catalog-page.ts), behind the same IAM auth.
+  { method: 'GET', path: '/catalog', access: 'read' },
   { method: 'GET', path: '/v1/health', access: 'read' },
   { method: 'GET', path: '/v1/openapi.json', access: 'read' },
   // Feast's HTTP feature server route, so Feast clients can call Tessera unchanged.

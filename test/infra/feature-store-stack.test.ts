@@ -262,11 +262,11 @@ describe('batch processing', () => {
 });
 
 describe('training and compaction', () => {
-  test('one Glue database with a table per feature view, and the Athena workgroup, named by the stack', () => {
+  test('one Glue database with a table per feature view and the audit table, and the Athena workgroup, named by the stack', () => {
     expect(ofType('AWS::Glue::Database')).toHaveLength(1);
     synth.template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'tessera_tessera' } });
     const tables = ofType('AWS::Glue::Table').map(([, t]) => t.Properties.TableInput.Name);
-    expect(tables.sort()).toEqual(['user_clicks', 'user_exports', 'user_imports', 'user_payments']);
+    expect(tables.sort()).toEqual(['audit_log', 'user_clicks', 'user_exports', 'user_imports', 'user_payments']);
     synth.template.hasResourceProperties('AWS::Athena::WorkGroup', {
       Name: 'Tessera-training',
       WorkGroupConfiguration: Match.objectLike({

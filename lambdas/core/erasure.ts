@@ -1,0 +1,136 @@
+/**
+ * The right to erasure: what belongs to one subject (an entity instance, `user_id=u0001`) in
+ * every store, decided here once, so the erasure job only walks stores and applies these
+ * rules. A record belongs to the subject when its field named like the entity's join key
+ * holds the subject's value — a view keyed by the entity, a composite key that includes it,
+ * a view that stores it as a feature (the merchant view's `user_id`), a raw event, the
+ * payload of a dead letter. Pure.
+ *
+ * The online state of one (view, entity) is `onlineItemKeysOf(view, entityId)` plus items whose
+ * key starts with `itemKey(view, entityId) + '#'`; the erasure job deletes both.
+ */
+import { createHash } from 'node:crypto';
+import type { Entity, FeatureView } from './definitions.js';
+import { encodeEntityId, itemKey } from './entity-key.js';
+import { ValidationError } from './errors.js';
+import type { Registry } from './registry.js';
+
+export interface ErasureSubject {
+  readonly entity: Entity;
+  readonly value: string | number;
+}
+
+/** The keys of the online items holding one (view, entity)'s state: its group's hot item and the tiers below (online.ts). */
+export function onlineItemKeysOf(view: FeatureView, entityId: string): string[] {
+  const hot = itemKey(view, entityId);
+  return [hot, `${hot}#1`, `${hot}#2`];
+}
+
+/** `user_id=u0001` → the subject, with the value typed as the entity's key. */
+export function parseSubject(registry: Registry, text: string): ErasureSubject {
+  const at = text.indexOf('=');
+  const joinKey = text.slice(0, Math.max(at, 0));
+  const raw = text.slice(at + 1);
+  const entity = [...registry.entities.values()].find((e) => e.joinKey === joinKey);
+  if (at <= 0 || raw === '') throw new ValidationError(`--entity: "${text}" is not <join key>=<value>, e.g. user_id=u0001`);
+  if (!entity) throw new ValidationError(`--entity: no entity has the join key "${joinKey}"`);
+  if (entity.keyType === 'int' && !/^-?\d+$/.test(raw)) throw new ValidationError(`--entity: ${joinKey} is an integer key; "${raw}" is not`);
+  return { entity, value: entity.keyType === 'int' ? Number(raw) : raw };
+}
+
+/** A stable pseudonym of the subject for receipts: they must not hold the id they prove erased. */
+export function subjectPseudonym(subject: ErasureSubject): string {
+  return createHash('sha256').update(`${subject.entity.joinKey}=${subject.value}`).digest('hex');
+}
+
+/** Whether a decoded record (event, offline row, dead-letter payload) belongs to the subject. */
+export function recordBelongsTo(record: unknown, subject: ErasureSubject): boolean {
+  if (record === null || typeof record !== 'object') return false;
+  const value = (record as Record<string, unknown>)[subject.entity.joinKey];
+  return value !== undefined && value !== null && String(value) === String(subject.value);
+}
+
+/**
+ * Whether undecodable text (a line that is not JSON) mentions the subject's value as a whole
+ * token: such a line cannot be checked field by field, and keeping it could keep the subject.
+ */
+export function textMentions(text: string, subject: ErasureSubject): boolean {
+  const value = String(subject.value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^A-Za-z0-9_])${value}([^A-Za-z0-9_]|$)`).test(text);
+}
+
+/** What to look for in the online table: exact keys, and key prefixes only a scan can find. */
+export interface OnlineErasurePlan {
+  readonly keys: readonly string[];
+  /** Keys starting with one of these belong to the subject when `matches` says so. */
+  readonly prefixes: readonly string[];
+  matches(pk: string): boolean;
+}
+
+export function onlineErasurePlan(registry: Registry, subject: ErasureSubject): OnlineErasurePlan {
+  const keys: string[] = [];
+  const exact: string[] = [];
+  const composite: { prefix: string; position: number }[] = [];
+  const encoded = encodeEntityId([subject.value]);
+  for (const view of registry.views.values()) {
+    const position = view.entities.findIndex((e) => e.name === subject.entity.name);
+    if (position < 0) continue;
+    if (view.entities.length === 1) {
+      keys.push(...onlineItemKeysOf(view, encoded));
+      exact.push(`${itemKey(view, encoded)}#`);
+    } else {
+      composite.push({ prefix: itemKey(view, ''), position });
+    }
+  }
+  return {
+    keys,
+    prefixes: [...exact, ...composite.map((c) => c.prefix)],
+    matches(pk) {
+      if (keys.includes(pk) || exact.some((p) => pk.startsWith(p))) return true;
+      return composite.some(({ prefix, position }) => {
+        if (!pk.startsWith(prefix)) return false;
+        // The entity id ends at the first '#' after the view's prefix (state items extend it with '#…').
+        const entityId = pk.slice(prefix.length).split('#')[0] ?? '';
+        return entityId.split('|')[position] === encoded;
+      });
+    },
+  };
+}
+
+export interface ErasureCounts {
+  onlineItems: number;
+  offlineRows: number;
+  offlineObjectsRewritten: number;
+  offlineObjectsDeleted: number;
+  rawRecords: number;
+  rawObjectsRewritten: number;
+  deadLetters: number;
+  noncurrentVersionsPurged: number;
+}
+
+export const noErasures = (): ErasureCounts => ({
+  onlineItems: 0,
+  offlineRows: 0,
+  offlineObjectsRewritten: 0,
+  offlineObjectsDeleted: 0,
+  rawRecords: 0,
+  rawObjectsRewritten: 0,
+  deadLetters: 0,
+  noncurrentVersionsPurged: 0,
+});
+
+export const erasedAnything = (counts: ErasureCounts): boolean => Object.values(counts).some((n) => n > 0);
+
+export const ERASURE_RECEIPT_PREFIX = 'erasure/receipts/';
+
+/** The record that an erasure happened: what was removed, when, by whom, why — naming the subject only by pseudonym. */
+export interface ErasureReceipt {
+  readonly subject: { readonly entity: string; readonly joinKey: string; readonly pseudonym: string };
+  readonly erasedAt: string;
+  readonly erasedBy: string;
+  readonly reason: string | null;
+  readonly removed: ErasureCounts;
+}
+
+export const receiptKey = (pseudonym: string, at: number): string =>
+  `${ERASURE_RECEIPT_PREFIX}${pseudonym}/${new Date(at).toISOString().replaceAll(':', '-')}.json`;
