@@ -41,7 +41,7 @@ import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment, startLocalStore } from '../../local/store.js';
 import { useTarget } from '../support/use-target.js';
 
-const SCALE = Number(process.env.TESSERA_CONSISTENCY_EVENTS ?? 50_000) / 50_000;
+const SCALE = Number(process.env.TESSERA_CONSISTENCY_EVENTS ?? 20_000) / 20_000;
 const TICK_EVENTS = 500;
 const PROBES_PER_TICK = 12;
 const registry = Registry.fromModule(demo);
@@ -64,7 +64,7 @@ interface Profile {
 const PROFILES: readonly Profile[] = [
   {
     name: 'card holders',
-    events: Math.round(50_000 * SCALE),
+    events: Math.round(20_000 * SCALE),
     days: 4,
     hotShare: 0,
     request: { service: 'fraud_v1' },
@@ -73,7 +73,7 @@ const PROFILES: readonly Profile[] = [
   },
   {
     name: 'a hot merchant',
-    events: Math.round(40_000 * SCALE),
+    events: Math.round(34_000 * SCALE),
     days: 1,
     hotShare: 0.6,
     request: {
