@@ -147,6 +147,10 @@ export const featureViewSchema = z.strictObject({
     default: '[]',
   }),
   version: field(z.number().int().min(1), { description: 'Bump it when the meaning of a feature changes.', default: '1' }),
+  freshness: field(duration.optional(), {
+    description: 'The freshness objective: event → servable lag it should stay under (a metric and an alarm; `tessera status`).',
+    default: 'none',
+  }),
 });
 
 export const onDemandFeatureSchema = z.strictObject({

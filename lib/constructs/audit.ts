@@ -6,6 +6,7 @@
  * under `audit/date=YYYY-MM-DD/` in the store's bucket; a Glue table with partition
  * projection over them lets Athena (and `tessera audit --stack`) ask who read what.
  */
+
 import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { AUDIT_COLUMNS, AUDIT_LOG_MESSAGE, AUDIT_PREFIX, AUDIT_TABLE } from '../../lambdas/core/audit.js';
+import { nagBucketArn } from './offline-store.js';
 
 export interface AuditProps {
   /** The store's bucket: rows go under `audit/`. */
@@ -127,13 +129,13 @@ export class Audit extends Construct {
     });
     if (props.database) this.table.addResourceDependency(props.database, 'the table lives in the database');
 
-    const bucketId = stack.resolve(stack.getLogicalId(props.bucket.node.defaultChild as s3.CfnBucket));
+    const bucketArn = nagBucketArn(props.bucket);
     Validations.of(deliveryRole).acknowledge(
       {
-        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${AUDIT_PREFIX}*]`,
+        id: `AwsSolutions-IAM5[Resource::${bucketArn}/${AUDIT_PREFIX}*]`,
         reason: 'Firehose names its own objects under audit/; a key prefix is the narrowest scope S3 offers.',
       },
-      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/audit-errors/*]`, reason: 'Firehose writes records it could not deliver under audit-errors/ only.' },
+      { id: `AwsSolutions-IAM5[Resource::${bucketArn}/audit-errors/*]`, reason: 'Firehose writes records it could not deliver under audit-errors/ only.' },
     );
   }
 }

@@ -186,7 +186,10 @@ describe('alarms', () => {
 describe('raw archive', () => {
   test('one Firehose delivery stream per stream source writes gzipped JSON lines under raw/<source>/date=YYYY-MM-DD/ with the bucket’s encryption', () => {
     const bucket = logicalId(synth.template, 'AWS::S3::Bucket', 'OfflineStoreBucket');
-    const deliveries = ofType(synth.template, 'AWS::KinesisFirehose::DeliveryStream');
+    // Besides the audit log's delivery stream (audit.test.ts), one per stream source.
+    const deliveries = ofType(synth.template, 'AWS::KinesisFirehose::DeliveryStream').filter(
+      ([, r]) => (r as { Properties: { DeliveryStreamType?: string } }).Properties.DeliveryStreamType === 'KinesisStreamAsSource',
+    );
     expect(deliveries).toHaveLength(2);
     for (const [source, stream] of [
       ['clicks', logicalId(synth.template, 'AWS::Kinesis::Stream', 'Ingestionclicks')],
