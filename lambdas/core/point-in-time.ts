@@ -174,7 +174,7 @@ interface ViewMatch {
  * Returns the CTE holding (keys, t, features).
  */
 function latestMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
-  const first = ident(`__v${i}_first`);
+  const first = ident(`__v${i}_latest_first`);
   const seq = ident(`__v${i}_seq`);
   const match = ident(`__v${i}_match`);
   const ttl = ttlMs(view);

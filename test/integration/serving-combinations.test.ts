@@ -154,7 +154,7 @@ describe('`tessera push` against local mode', { timeout: 60_000 }, () => {
     await s.store.poller.drain();
 
     // Assess
-    expect(stdout).toContain(`1 events sent to transactions on local mode at ${s.store.url}; 1 rejected.`);
+    expect(stdout).toContain(`1 event sent to transactions on local mode at ${s.store.url}; 1 rejected.`);
     expect(stdout).toMatch(/line 2: EventTimeOutOfRange: "ts": event time .* is more than maxFutureSkew 5m ahead/);
     const read = await s.call('POST', '/v1/features', { features: ['user_last_txn:amount_usd'], entities: [{ user_id: 'u7401' }] });
     expect(FeaturesResponse.parse(read.body).results[0]?.values).toEqual({ user_last_txn__amount_usd: 9 });

@@ -194,7 +194,7 @@ describe('bad input gets a 4xx with the documented error body', { timeout: 60_00
     expect((error.details as { rejected: unknown[] }).rejected).toEqual([
       { index: 0, code: 'EventTimeOutOfRange', message: expect.stringContaining('more than maxFutureSkew 5m ahead') },
       { index: 1, code: 'EventTimeOutOfRange', message: expect.stringContaining('outside the storable range') },
-      { index: 2, code: 'KeyTooLong', view: 'user_last_txn', message: expect.stringContaining('make an online key of 3015 bytes') },
+      { index: 2, code: 'KeyTooLong', view: 'user_last_txn', message: expect.stringContaining('make an online key of 3022 bytes') },
     ]);
     const read = await s.call('POST', '/v1/features', {
       service: 'fraud_v2',
@@ -218,7 +218,7 @@ describe('bad input gets a 4xx with the documented error body', { timeout: 60_00
     // Assess
     for (const answer of answers) {
       const error = expectError(answer, 400, 'ValidationError');
-      expect(error.message).toMatch(/^entities\[1\]: the join key values of feature view "user_last_txn" make an online key of 2115 bytes; at most 2016 fit/);
+      expect(error.message).toMatch(/^entities\[1\]: the join key values of feature view "user_last_txn" make an online key of 2122 bytes; at most 2016 fit/);
       expect(error.details).toEqual({ index: 1, limitBytes: 2016 });
     }
   });

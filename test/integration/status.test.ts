@@ -71,7 +71,11 @@ describe('tessera status', { timeout: 120_000 }, () => {
     const view = status.views.find((v) => v.view === 'user_txn_stats');
     expect(view).toMatchObject({ events: 10, lagP50Ms: 5 * 60_000, lagP99Ms: 10 * 60_000, freshnessObjectiveMs: 5 * 60_000, withinObjective: false });
     expect(view?.lastUpdate).toBe(new Date(NOW - 10 * 60_000).toISOString());
-    expect(status.sources).toEqual([{ source: 'transactions', eventsPerSecond: 10 / 3600, deadLetters: 1 }]);
+    // Every source is listed; the demo's batch source (chargebacks) had nothing this hour.
+    expect(status.sources).toEqual([
+      { source: 'transactions', eventsPerSecond: 10 / 3600, deadLetters: 1 },
+      { source: 'chargebacks', eventsPerSecond: 0, deadLetters: 0 },
+    ]);
     expect(printed).toMatch(/user_txn_stats\s+0\.00\s+5\.0 min\s+10\.0 min\s+10\.0 min ago\s+5m MISSED/);
     expect(printed).toMatch(/transactions\s+0\.00\s+1\n/);
     expect(recorded.find((r) => r.view === 'user_txn_stats')?.lagP99Ms).toBe(10 * 60_000);
