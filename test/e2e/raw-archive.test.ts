@@ -5,6 +5,7 @@
  * source replays that archive into a fresh table — which then serves exactly what the stream
  * path serves.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import * as definitions from '../../features/index.js';
 import { RAW_FILE_EXTENSION, rawLocation } from '../../lambdas/core/batch.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { windowStart } from '../../lambdas/core/windows.js';
-import { type DiscoveryFile, readDiscoveryFile, writeDiscoveryFile } from '../../local/discovery.js';
+import { type DiscoveryFile, LOCAL_OPERATOR, readDiscoveryFile, writeDiscoveryFile } from '../../local/discovery.js';
 import { EMULATOR_CREDENTIALS } from '../../local/emulators.js';
 import { localResourceNames } from '../../local/resources.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
@@ -46,7 +47,11 @@ afterAll(async () => {
 type Results = { results: { entity: Record<string, unknown>; status: Record<string, string>; values: Record<string, unknown> }[] };
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Results }> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // Pushes come as local mode's operator, a writer of every source (local mode reads the access key, not the signature).
+  const operator = {
+    authorization: `AWS4-HMAC-SHA256 Credential=${LOCAL_OPERATOR.accessKeyId}/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0`,
+  };
+  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...operator }, body: JSON.stringify(body) });
   return { status: response.status, body: (await response.json()) as Results };
 }
 
