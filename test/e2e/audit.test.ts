@@ -96,7 +96,13 @@ describe('the audit trail of feature reads', { timeout: 60_000 }, () => {
       pii_features: ['user_location:lat'],
       status: 403,
     });
-    expect(byRequest.get(reads.noPii.requestId)).toMatchObject({ service: 'fraud_v2', pii_features: [], entity_count: 1, status: 200 });
+    // fraud_v2 serves no pii view, but txn_risk is computed from user_location: derived pii, marked too.
+    expect(byRequest.get(reads.noPii.requestId)).toMatchObject({
+      service: 'fraud_v2',
+      pii_features: ['txn_risk:km_from_last', 'txn_risk:amount_ratio'],
+      entity_count: 1,
+      status: 200,
+    });
     expect(byRequest.get(reads.feast.requestId)).toMatchObject({ route: '/get-online-features', principal: SCORER, service: 'fraud_v1', status: 200 });
     expect(byRequest.get(reads.badJson.requestId)).toMatchObject({ route: '/get-online-features', features: [], entity_count: 0, status: 400 });
     // The trail names no entity: it must not become the personal data it watches over.

@@ -120,8 +120,8 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     // The online layout being introduced: state items extending an entity's key, and a user whose id extends the subject's.
     const { dynamodb } = store.runtime.clients;
     const table = store.runtime.config.tableName;
-    await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `user_txn_stats#${SUBJECT}#tiles-1` }, v: { N: '1' } } }));
-    await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `user_location#${SUBJECT}0` }, v: { N: '1' } } }));
+    await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `transactions:user_id#${SUBJECT}#3` }, v: { N: '1' } } }));
+    await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `transactions:user_id#${SUBJECT}0` }, v: { N: '1' } } }));
     const before = await features({ service: 'fraud_v1', entities: [{ user_id: SUBJECT }] });
     expect(before.results[0]?.status.user_location__lat).toBe('present');
     expect([...(await bucketTexts()).values()].some((text) => text.includes(SUBJECT))).toBe(true);
@@ -149,7 +149,7 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     expect(v2.results.map((r) => r.status.user_merchant_last_txn__amount_usd)).toEqual(['missing', 'present']);
     const keys = await tableKeys();
     expect(keys.filter((pk) => pk.split('#')[1]?.split('|').includes(SUBJECT))).toEqual([]);
-    expect(keys).toContain(`user_location#${SUBJECT}0`);
+    expect(keys).toContain(`transactions:user_id#${SUBJECT}0`);
     // Training sets give null for the subject, values for the other.
     const rows = await trainingSet();
     expect(rows.map((r) => r.user_id)).toEqual([SUBJECT, 'u0002']);
@@ -162,8 +162,8 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     expect(texts.get('raw/transactions/date=2026-12-01/part-0.jsonl.gz')).toContain('u0002');
     expect([...texts.keys()].some((key) => key.startsWith('dead-letter/') && texts.get(key)?.includes('u0002'))).toBe(true);
     expect([...texts].some(([key, text]) => key.startsWith('offline/merchant_txn_stats/') && text.includes('u0002'))).toBe(true);
-    // What was removed (online: 3 single-key views, 2 composite items, 1 state item), and the receipt.
-    expect(result.removed).toMatchObject({ onlineItems: 6, rawRecords: 4, deadLetters: 1, noncurrentVersionsPurged: 0 });
+    // What was removed (online: the card holder's item of its 3 views, 2 composite items, 1 item extending its key), and the receipt.
+    expect(result.removed).toMatchObject({ onlineItems: 4, rawRecords: 4, deadLetters: 1, noncurrentVersionsPurged: 0 });
     expect(result.removed.offlineRows).toBe(10); // 2 events × 5 views: 4 keyed by user, merchant_txn_stats stores user_id
     expect(result.receipt?.key).toMatch(/^erasure\/receipts\/[0-9a-f]{64}\/.+\.json$/);
     receiptKey = result.receipt?.key ?? '';
@@ -171,7 +171,7 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     expect(receipt).toMatchObject({ subject: { entity: 'user', joinKey: 'user_id' }, erasedBy: 'dpo@example.com', reason: 'GDPR art. 17, request 42' });
     expect(receipt.removed).toEqual(result.removed);
 
-    await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `user_location#${SUBJECT}0` } } }));
+    await dynamodb.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `transactions:user_id#${SUBJECT}0` } } }));
   });
 
   it('a re-run finds nothing, changes nothing and writes no second receipt', async () => {
