@@ -44,7 +44,7 @@ export async function pushFile(file: string, sourceName: string, registry: Regis
       const { failed } = await stream.put(streamName, records);
       if (failed) throw new Error(`${failed} records could not be written to ${streamName}`);
     } else {
-      await target.client.push(sourceName, chunk);
+      await (target.writer ?? target.client).push(sourceName, chunk);
     }
     sent += chunk.length;
     chunk = [];

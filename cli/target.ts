@@ -24,6 +24,8 @@ export interface CliTarget {
   /** Where the URL came from (`--url`, `TESSERA_URL`, the discovery file, the default), for messages. */
   readonly foundBy?: string;
   readonly client: TesseraClient;
+  /** The client that pushes events: in local mode signed as its operator (a writer of every source); deployed, `client`. */
+  readonly writer?: TesseraClient;
   /** Set for a deployed stack: the region and the physical stream of each source. */
   readonly aws?: { readonly region: string; readonly streams: Readonly<Record<string, string>> };
 }
@@ -69,9 +71,10 @@ export async function reach<T>(target: CliTarget, call: () => Promise<T>): Promi
 export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv): Promise<CliTarget> {
   if (!options.stack) {
     const { url, foundBy } = localApi(options, env);
-    // Signed as local mode's operator, which local mode lets push (its signature is not checked).
+    // Reads go unsigned (local mode answers them as its --principal, or anonymous); pushes are
+    // signed as local mode's operator, which local mode lets push (its signature is not checked).
     const signing = { region: 'us-east-1', credentials: { accessKeyId: LOCAL_OPERATOR.accessKeyId, secretAccessKey: LOCAL_OPERATOR.secretAccessKey } };
-    return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url, signing }) };
+    return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url }), writer: new TesseraClient({ url, signing }) };
   }
   const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
   const url = outputs.require('ApiUrl');

@@ -171,7 +171,7 @@ describe('the CLI against local mode on a port of its own', { timeout: 240_000 }
     const version = await tessera('--version');
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
     const plan = await tessera('plan');
-    expect(plan.stdout).toContain('1 on-demand feature: txn_risk');
+    expect(plan.stdout).toContain('1 on-demand feature:\n  txn_risk:km_from_last');
     expect(plan.stdout).toContain('2 sources: chargebacks [batch], transactions [stream]');
   });
 
