@@ -23,7 +23,7 @@
  * DynamoDB's rules (1 per KB written, 1 per 4 KB read, half for eventually consistent reads).
  */
 import { parseArgs } from 'node:util';
-import { BatchGetItemCommand, CreateTableCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import * as demo from '../features/index.js';
 import { createDynamoDbClient } from '../lambdas/adapters/aws.js';
 import { DynamoEventClaims } from '../lambdas/adapters/claims.js';
@@ -34,6 +34,7 @@ import { planRequest } from '../lambdas/core/serving.js';
 import { type PipelineRecord, runPipeline } from '../lambdas/handlers/pipeline.js';
 import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/runtime.js';
 import { startEmulators } from '../local/emulators.js';
+import { ensureTable } from '../local/resources.js';
 import { MemoryOnlineStore } from '../test/support/memory-online-store.js';
 
 const { values: args } = parseArgs({ options: { users: { type: 'string', default: '200' }, quick: { type: 'boolean', default: false } } });
@@ -210,17 +211,6 @@ function keysOf(events: readonly demo.Transaction[]): string[] {
   return [...keys];
 }
 
-async function createTable(client: DynamoDBClient, table: string) {
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
-}
-
 const emulators = process.env.TESSERA_DYNAMODB_ENDPOINT ? undefined : await startEmulators();
 const endpoint = process.env.TESSERA_DYNAMODB_ENDPOINT ?? emulators?.endpoints.dynamodb;
 const access = { region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, endpoints: { dynamodb: endpoint } };
@@ -232,7 +222,7 @@ const figures: Record<string, number | string | boolean> = {
 
 // Baseline: a raw PutItem of a 1 KB item, and what DynamoDB reports for it.
 {
-  await createTable(dynamodb, 'bench-baseline');
+  await ensureTable(dynamodb, 'bench-baseline');
   const started = performance.now();
   let units = 0;
   const n = 300;
@@ -268,7 +258,7 @@ for (const [index, profile] of profiles.entries()) {
 
   // Step 2: the items the last batches touch, loaded into DynamoDB; those batches through the real adapters.
   const table = `bench-state-${index}`;
-  await createTable(dynamodb, table);
+  await ensureTable(dynamodb, table);
   const loaded = await memory.read(keysOf(measured.flatMap((b) => b.events)));
   for (const item of loaded.values()) await dynamodb.send(new PutItemCommand({ TableName: table, Item: toAttributes(item) }));
   const meter = new Meter();

@@ -62,7 +62,8 @@ export async function ensureResources(clients: ResourceClients, names: ResourceN
   ]);
 }
 
-async function ensureTable(client: DynamoDBClient, table: string, deadline: number): Promise<void> {
+/** Creates the online table (key `pk`, on-demand) unless it exists, and waits until it is ACTIVE. */
+export async function ensureTable(client: DynamoDBClient, table: string, deadline = Date.now() + 60_000): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
