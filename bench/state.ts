@@ -294,14 +294,13 @@ for (const [index, profile] of profiles.entries()) {
     { step: 'initialize', name: `bench-units-${index}` },
   );
   let measuredEvents = 0;
+  let failedRecords = 0;
   const stats = { rows: 0, dead: 0, dup: 0 };
   const wallReal = performance.now();
   for (const [k, batch] of measured.entries()) {
     const result = await runPipeline(real, source, records(batch, warm.length + k), batch.ingestTs, ['bench', String(k)]);
-    if (result.failed.length) {
-      const sizesNow = [...loaded.values()].map((i) => [i.pk, itemBytes(toAttributes(i))]).sort((a, b) => (b[1] as number) - (a[1] as number));
-      throw new Error(`${result.failed.length} records failed against DynamoDB; largest items loaded: ${JSON.stringify(sizesNow.slice(0, 3))}`);
-    }
+    // A record the target refused is counted and reported, not hidden: its units are not in the figures.
+    failedRecords += result.failed.length;
     measuredEvents += batch.events.length;
     stats.rows += result.rows;
     stats.dead += result.deadLettered;
@@ -340,6 +339,8 @@ for (const [index, profile] of profiles.entries()) {
   const rcu = reportsCapacity.value ? readMeter.readUnits : computedReadUnits;
   const p = profile.key;
   figures[`${p}_events`] = events + measuredEvents;
+  figures[`${p}_records_failed_on_target`] = failedRecords;
+  if (failedRecords) console.log(`  ${failedRecords} records failed against the target (retried by Lambda in AWS; not in the units)`);
   figures[`${p}_cpu_us_per_event`] = Math.round(cpuUsPerEvent);
   figures[`${p}_events_per_s`] = Math.round(events / seconds);
   figures[`${p}_dynamodb_events_per_s`] = Math.round(measuredEvents / realSeconds);
