@@ -23,7 +23,7 @@ target_start() {
   port="$(free_port)"
   # 3.x moved the main class from com.amazonaws.services.dynamodbv2.local.main.ServerRunner.
   start_bg dynamodb-local \
-    java -Xmx256m -Djava.library.path="$DDB_LOCAL_DIR" -cp "$DDB_LOCAL_DIR/*" \
+    java -Xmx1g -Djava.library.path="$DDB_LOCAL_DIR" -cp "$DDB_LOCAL_DIR/*" \
       software.amazon.dynamodb.services.local.main.ServerRunner \
       -inMemory -disableTelemetry -port "$port"
   wait_http "http://127.0.0.1:$port/" 60 "$BG_PID" || { tail -20 "$WORK/run/dynamodb-local/server.log" >&2; return 1; }
