@@ -98,10 +98,8 @@ export const dedupeHorizonMs = (longestWindow: number): number => Math.max(DAY, 
 
 /** The partition key of an entity's hot item in a group; the tiers below append `#1`, `#2`. */
 export const groupKey = (group: OnlineGroup, entityId: string): string => `${group.name}#${entityId}`;
-export const tierKeys = (group: OnlineGroup, entityId: string): string[] => {
-  const pk = groupKey(group, entityId);
-  return Array.from({ length: group.tiers }, (_, i) => (i === 0 ? pk : `${pk}#${i}`));
-};
+export const tierKeys = (group: OnlineGroup, entityId: string): string[] => keysBelow(group, groupKey(group, entityId));
+const keysBelow = (group: OnlineGroup, pk: string): string[] => Array.from({ length: group.tiers }, (_, i) => (i === 0 ? pk : `${pk}#${i}`));
 
 /** A row with the place its record came from: what marks compare. */
 export interface PositionedRow {
@@ -208,7 +206,7 @@ export interface GroupWrite {
  * so only its failure fails them; a later tier's failure leaves its step to the next write.
  */
 export function applyToGroup(group: OnlineGroup, pk: string, read: readonly (TierItem | undefined)[], rows: readonly PositionedRow[], now: number): GroupWrite {
-  const keys = Array.from({ length: group.tiers }, (_, i) => (i === 0 ? pk : `${pk}#${i}`));
+  const keys = keysBelow(group, pk);
   const tiers: Mutable<TierItem>[] = keys.map((key, i) => ({ ...(read[i] ?? emptyTier(key)) }));
   const changed = tiers.map(() => false);
   // A tier created anew (its item expired) must not reuse epochs the tier below has absorbed.
@@ -345,13 +343,9 @@ function pruneBuffers(group: OnlineGroup, buffers: TierItem['buffer'], now: numb
 }
 
 function mergeTierStates(group: OnlineGroup, a: TierItem['open'], b: TierItem['open'], now: number): Record<string, AggregationState> {
-  const out: Record<string, AggregationState> = {};
-  for (const view of group.views) {
-    if (!a?.[view.name] && !b?.[view.name]) continue;
-    const merged = pruneState(view, mergeStates(view, a?.[view.name], b?.[view.name]), now);
-    if (!isEmptyState(merged)) out[view.name] = merged;
-  }
-  return out;
+  const merged: Record<string, AggregationState> = {};
+  for (const view of group.views) if (a?.[view.name] || b?.[view.name]) merged[view.name] = mergeStates(view, a?.[view.name], b?.[view.name]);
+  return pruneStates(group, merged, now);
 }
 
 /** Bumps the version and works out when DynamoDB may delete the item: once no read can see anything in it. */

@@ -13,10 +13,9 @@
  * Same code, same values, whatever the path.
  */
 import type { DeadLetter } from '../adapters/dead-letters.js';
-import { longestWindowMs } from '../core/aggregation.js';
 import type { Source } from '../core/definitions.js';
 import type { decodePayload, ViewRow } from '../core/ingest.js';
-import { compareOffsets, dedupeHorizonMs, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
+import { compareOffsets, groupKey, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
 import { writeBatchOffline } from './offline-batch.js';
 import type { Runtime } from './runtime.js';
 
@@ -58,11 +57,11 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const { registry, ingestor, online, deadLetters, claims } = runtime;
   const letters: DeadLetter[] = [];
-  const accepted: { position: string; eventId: string; rows: readonly ViewRow[] }[] = [];
+  const accepted: { position: string; partition: string; offset: string; eventId: string; rows: readonly ViewRow[] }[] = [];
   for (const record of records) {
     const outcome =
       'json' in record.event ? ingestor.ingestEvent(source, record.event.json, ingestTs) : { ok: false as const, rejection: record.event.rejection };
-    if (outcome.ok) accepted.push({ position: record.position, eventId: outcome.eventId, rows: outcome.rows });
+    if (outcome.ok) accepted.push({ position: record.position, ...splitPosition(record.position), eventId: outcome.eventId, rows: outcome.rows });
     else {
       letters.push({
         source: source.name,
@@ -75,8 +74,9 @@ export async function runPipeline(
   }
   await deadLetters.write(letters);
 
-  const views = registry.viewsOfSource(source.name);
-  const horizon = dedupeHorizonMs(Math.max(0, ...views.map(longestWindowMs)));
+  // Every group of a source has the source's dedupe horizon: claims are kept as long as marks.
+  const groups = onlineGroups(registry.views);
+  const horizon = Math.max(0, ...registry.viewsOfSource(source.name).map((view) => (groups.get(view.name) as OnlineGroup).dedupeHorizonMs));
   const claimed = await claims.claim(source.name, accepted, ingestTs, ingestTs + horizon);
   // A record whose claim failed is retried, and with it every later record of its shard or file:
   // the online items' marks say "every row of this partition up to here is applied", so no
@@ -90,21 +90,20 @@ export async function runPipeline(
   const held = new Set(
     accepted
       .filter((r) => {
-        const { partition, offset } = splitPosition(r.position);
-        const first = firstFailed.get(partition);
-        return first !== undefined && compareOffsets(offset, first) >= 0;
+        const first = firstFailed.get(r.partition);
+        return first !== undefined && compareOffsets(r.offset, first) >= 0;
       })
       .map((r) => r.position),
   );
   const applicable = accepted.filter((r) => !claimed.duplicates.has(r.position) && !held.has(r.position));
 
-  // group → entity id → rows with their positions
-  const groups = onlineGroups(registry.views);
+  // group → entity id → rows with their positions, and each item's record positions
   const byGroup = new Map<OnlineGroup, Map<string, PositionedRow[]>>();
-  const positionsOf = new Map<string, string[]>(); // `${group}\u0000${entity}` → record positions
+  const positionsOf = new Map<string, string[]>(); // item key (groupKey) → record positions
+  const itemOf = (row: ViewRow) => groupKey(groups.get(row.view) as OnlineGroup, row.entityId);
   let rowCount = 0;
   for (const record of applicable) {
-    const { partition, offset } = splitPosition(record.position);
+    const { partition, offset } = record;
     for (const row of record.rows) {
       const group = groups.get(row.view) as OnlineGroup;
       const byEntity = byGroup.get(group) ?? new Map<string, PositionedRow[]>();
@@ -112,7 +111,7 @@ export async function runPipeline(
       const rows = byEntity.get(row.entityId) ?? [];
       byEntity.set(row.entityId, rows);
       rows.push({ row, partition, offset });
-      const item = `${group.name}\u0000${row.entityId}`;
+      const item = itemOf(row);
       const positions = positionsOf.get(item) ?? [];
       positionsOf.set(item, positions);
       positions.push(record.position);
@@ -120,13 +119,11 @@ export async function runPipeline(
     }
   }
   const failedItems = new Set(
-    (
-      await Promise.all([...byGroup].map(async ([group, byEntity]) => (await online.apply(group, byEntity, ingestTs)).map((e) => `${group.name}\u0000${e}`)))
-    ).flat(),
+    (await Promise.all([...byGroup].map(async ([group, byEntity]) => (await online.apply(group, byEntity, ingestTs)).map((e) => groupKey(group, e))))).flat(),
   );
   const failedPositions = new Set([...held, ...[...failedItems].flatMap((item) => positionsOf.get(item) ?? [])]);
   // Offline after online, leaving out the rows of failed items: their retry writes them (offline-batch.ts).
-  const offlineRows = applicable.flatMap((r) => r.rows.filter((row) => !failedItems.has(`${(groups.get(row.view) as OnlineGroup).name}\u0000${row.entityId}`)));
+  const offlineRows = applicable.flatMap((r) => r.rows.filter((row) => !failedItems.has(itemOf(row))));
   runtime.freshness?.record(offlineRows);
   await writeBatchOffline(runtime.offline, registry, offlineRows, batch);
   return { failed: [...failedPositions], deadLettered: letters.length, duplicates: claimed.duplicates.size, rows: rowCount };
