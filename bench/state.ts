@@ -37,7 +37,7 @@ import { startEmulators } from '../local/emulators.js';
 import { ensureTable } from '../local/resources.js';
 import { MemoryOnlineStore } from '../test/support/memory-online-store.js';
 
-const { values: args } = parseArgs({ options: { users: { type: 'string', default: '200' }, quick: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { users: { type: 'string', default: '200' }, quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = args.quick;
 const registry = Registry.fromModule(demo);
 const source = demo.transactions;
@@ -86,6 +86,11 @@ function transaction(rnd: () => number, id: string, user: string, merchant: stri
 }
 
 const pad = (n: number) => String(n).padStart(4, '0');
+/** An event id as producers send them: a UUID (deterministic here); ids are most of a buffered row's bytes. */
+const uuid = (rnd: () => number) =>
+  Array.from({ length: 32 }, () => Math.floor(rnd() * 16).toString(16))
+    .join('')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
 
 function demoProfile(users: number, days: number): Profile {
   const perDay = 62;
@@ -100,7 +105,7 @@ function demoProfile(users: number, days: number): Profile {
       const rnd = random(1);
       for (let k = 0; k < count; k++) {
         const events = Array.from({ length: users }, (_, u) =>
-          transaction(rnd, `d-${u}-${k}`, `u${pad(u + 1)}`, `m${pad(1 + Math.floor(rnd() * 40))}`, Math.floor(T0 + k * interval + rnd() * interval)),
+          transaction(rnd, uuid(rnd), `u${pad(u + 1)}`, `m${pad(1 + Math.floor(rnd() * 40))}`, Math.floor(T0 + k * interval + rnd() * interval)),
         );
         yield { ingestTs: Math.floor(T0 + (k + 1) * interval) + 1_000, events };
       }
@@ -121,7 +126,7 @@ function hotMerchantProfile(perDay: number, days: number, batchSize: number): Pr
       const rnd = random(2);
       for (let k = 0; k < count; k++) {
         const events = Array.from({ length: batchSize }, (_, i) =>
-          transaction(rnd, `h-${k}-${i}`, `u${pad(1 + Math.floor(rnd() * 50_000))}`, 'm0001', Math.floor(T0 + k * span + (i * span) / batchSize)),
+          transaction(rnd, uuid(rnd), `u${pad(1 + Math.floor(rnd() * 50_000))}`, 'm0001', Math.floor(T0 + k * span + (i * span) / batchSize)),
         );
         yield { ingestTs: Math.floor(T0 + (k + 1) * span) + 1_000, events };
       }
@@ -145,16 +150,18 @@ function busyUserProfile(perDay: number, days: number): Profile {
       const rnd = random(3);
       for (let k = 0; k < count; k++) {
         const ts = Math.floor(T0 + k * interval);
-        yield { ingestTs: ts + 1_000, events: [transaction(rnd, `b-${k}`, 'u0001', `m${pad(1 + Math.floor(rnd() * 2_000))}`, ts)] };
+        yield { ingestTs: ts + 1_000, events: [transaction(rnd, uuid(rnd), 'u0001', `m${pad(1 + Math.floor(rnd() * 2_000))}`, ts)] };
       }
     },
     request: () => ({ service: 'fraud_v1', entities: [{ user_id: 'u0001' }] }),
   };
 }
 
-const profiles: Profile[] = QUICK
-  ? [demoProfile(200, 3), hotMerchantProfile(200_000, 1, 500), busyUserProfile(10_000, 2)]
-  : [demoProfile(Number(args.users), 30), hotMerchantProfile(1_000_000, 2, 500), busyUserProfile(10_000, 8)];
+const profiles: Profile[] = (
+  QUICK
+    ? [demoProfile(200, 3), hotMerchantProfile(200_000, 1, 500), busyUserProfile(10_000, 2)]
+    : [demoProfile(Number(args.users), 30), hotMerchantProfile(1_000_000, 2, 500), busyUserProfile(10_000, 8)]
+).filter((p) => !args.only || args.only.split(',').includes(p.key));
 
 const records = (batch: Batch, k: number): PipelineRecord[] =>
   batch.events.map((e, i) => {
@@ -357,8 +364,9 @@ for (const [index, profile] of profiles.entries()) {
   );
   console.log(rows.at(-1));
 }
-figures.hot_merchant_cpu_ratio_to_demo =
-  Math.round(((figures.hot_merchant_cpu_us_per_event as number) / (figures.demo_cpu_us_per_event as number)) * 100) / 100;
+if (figures.hot_merchant_cpu_us_per_event && figures.demo_cpu_us_per_event)
+  figures.hot_merchant_cpu_ratio_to_demo =
+    Math.round(((figures.hot_merchant_cpu_us_per_event as number) / (figures.demo_cpu_us_per_event as number)) * 100) / 100;
 figures.capacity_reported_by_target = reportsCapacity.value;
 dynamodb.destroy();
 await emulators?.stop();

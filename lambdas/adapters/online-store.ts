@@ -13,6 +13,7 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
 
 export interface OnlineStore {
@@ -40,21 +41,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * An item as stored: the key, the version and the TTL as attributes (conditions and DynamoDB's
- * TTL need them), everything else as one compact JSON string — one attribute to read, and far
- * smaller than nested maps.
+ * TTL need them), everything else as one JSON document compressed with DEFLATE into a binary
+ * attribute — one attribute to read, and about 2.5× fewer bytes billed than the JSON text
+ * (DynamoDB bills writes per KB; its guidance for large values is to compress them). Items
+ * written before compression (`d` as a string) are still read.
  */
 export function toAttributes(item: TierItem): Record<string, AttributeValue> {
   const { pk, version, expiresAt, ...body } = item;
   return {
     pk: { S: pk },
     v: { N: String(version) },
-    d: { S: JSON.stringify(body) },
+    d: { B: deflateRawSync(JSON.stringify(body)) },
     ...(expiresAt !== undefined ? { ttl: { N: String(expiresAt) } } : {}),
   };
 }
 
 export function fromAttributes(attributes: Record<string, AttributeValue>): TierItem {
-  const body = JSON.parse(attributes.d?.S ?? '{}');
+  const stored = attributes.d;
+  const body = JSON.parse(stored?.B ? inflateRawSync(stored.B).toString('utf8') : (stored?.S ?? '{}'));
   return {
     epoch: 1,
     absorbed: 0,
@@ -71,6 +75,7 @@ export function itemBytes(attributes: Record<string, AttributeValue>): number {
   for (const [name, value] of Object.entries(attributes)) {
     bytes += Buffer.byteLength(name);
     if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
+    else if (value.B !== undefined) bytes += value.B.byteLength;
     else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
   }
   return bytes;
