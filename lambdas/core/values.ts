@@ -1,5 +1,5 @@
 /** Feature types: checking a value against its declared type, and the type an aggregation yields. */
-import type { Aggregation, FeatureType, FeatureView, OnDemandFeature, RequestContext, Row } from './definitions.js';
+import type { FeatureType, OnDemandFeature, RequestContext, Row } from './definitions.js';
 
 export const FEATURE_TYPES: readonly FeatureType[] = ['int', 'float', 'string', 'bool', 'int[]', 'float[]', 'string[]'];
 
@@ -26,25 +26,6 @@ export function valueMatches(type: FeatureType, value: unknown): boolean {
     return Array.isArray(value) && value.every((item) => scalarMatches(element, item));
   }
   return scalarMatches(type, value);
-}
-
-export function aggregationType(aggregation: Aggregation, view: FeatureView): FeatureType {
-  const input = aggregation.column ? view.features[aggregation.column] : undefined;
-  switch (aggregation.fn) {
-    case 'count':
-    case 'approx_distinct':
-      return 'int';
-    case 'sum':
-      return input === 'int' ? 'int' : 'float';
-    case 'avg':
-      return 'float';
-    case 'min':
-    case 'max':
-    case 'last':
-      return input ?? 'float';
-    case 'last_n':
-      return `${input ?? 'string'}[]` as FeatureType;
-  }
 }
 
 /**

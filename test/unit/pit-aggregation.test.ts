@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import sqlParser from 'node-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { finalizeSqlAggregate } from '../../lambdas/core/aggregation.js';
+import { finalizeSqlAggregate } from '../../lambdas/core/aggregation-functions.js';
 import { referenceAggregate } from '../../lambdas/core/aggregation-reference.js';
 import { type Aggregation, entity, featureView, streamSource } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
