@@ -8,7 +8,7 @@
  */
 import type { Aggregation, AggregationFunction, FeatureType } from './definitions.js';
 import { estimateOfValues } from './hll.js';
-import { compareStamps } from './order.js';
+import { newestFirst } from './order.js';
 
 /** A value with the stamp that orders it: (event_ts, ingest_ts, event_id, value). */
 export type Stamped = readonly [eventTs: number, ingestTs: number, eventId: string, value: unknown];
@@ -91,7 +91,7 @@ const exact = (x: number) => Math.round(x * 10 ** SUM_EXACT_DECIMALS) / 10 ** SU
 
 const numbers = (values: readonly Stamped[]) => values.map((s) => s[3] as number);
 const add = (a: unknown, b: unknown) => (a as number) + (b as number);
-const newestFirst = (values: readonly Stamped[]) => [...values].sort((a, b) => compareStamps(b, a));
+const byNewest = (values: readonly Stamped[]) => [...values].sort(newestFirst);
 
 const extreme = (fn: 'min' | 'max', description: string): TiledFunction => {
   const wins = fn === 'min' ? (a: unknown, b: unknown) => (b as number) < (a as number) : (a: unknown, b: unknown) => (b as number) > (a as number);
@@ -172,10 +172,10 @@ export const AGGREGATION_FUNCTIONS: Readonly<Record<AggregationFunction, Aggrega
     outputType: (input) => input ?? 'float',
     empty: () => null,
     keeps: () => 1,
-    finish: (newest) => (newest[0] as Stamped)[3],
+    finish: (top) => (top[0] as Stamped)[3],
     sql: ({ value, latestKey }) => `max_by(${value}, ${latestKey})`,
     finishSql: (raw) => raw,
-    reference: (values) => (newestFirst(values)[0] as Stamped)[3],
+    reference: (values) => (byNewest(values)[0] as Stamped)[3],
   },
   last_n: {
     state: 'top',
@@ -186,11 +186,11 @@ export const AGGREGATION_FUNCTIONS: Readonly<Record<AggregationFunction, Aggrega
     outputType: (input) => `${input ?? 'string'}[]` as FeatureType,
     empty: () => [],
     keeps: (aggregation) => aggregation.n ?? 1,
-    finish: (newest) => newest.map((s) => s[3]),
+    finish: (top) => top.map((s) => s[3]),
     sql: ({ value, latestKey }, aggregation) => `max_by(${value}, ${latestKey}, ${aggregation.n ?? 1})`,
     finishSql: (raw) => [...(raw as unknown[])],
     reference: (values, aggregation) =>
-      newestFirst(values)
+      byNewest(values)
         .slice(0, aggregation.n ?? 1)
         .map((s) => s[3]),
   },

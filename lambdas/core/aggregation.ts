@@ -17,7 +17,7 @@ import type { Aggregation, FeatureView, Row } from './definitions.js';
 import { viewDurations } from './duration.js';
 import { type Sketch, sketchEstimate, sketchMerge, sketchOf, sketchPrune } from './hll.js';
 import type { ViewRow } from './ingest.js';
-import { compareStamps } from './order.js';
+import { compareStamps, newestFirst } from './order.js';
 import { tileSize, tileStart, windowStart } from './windows.js';
 
 export type { Stamped } from './aggregation-functions.js';
@@ -69,8 +69,6 @@ function mergePartial(fn: TiledFunction, a: unknown, b: unknown): unknown {
   if (b === undefined || b === null) return a;
   return fn.merge(a, b);
 }
-
-const newestFirst = (a: Stamped, b: Stamped) => compareStamps(b, a);
 
 function mergeTops(n: number, a: readonly Stamped[] | undefined, b: readonly Stamped[] | undefined): Stamped[] {
   const all = [...(a ?? []), ...(b ?? [])].sort(newestFirst);
