@@ -54,14 +54,7 @@ export function viewDurations(view: FeatureView): ViewDurations {
     if (text === undefined) return undefined;
     return parseDuration(text) ?? fail(`bad ${field} "${text}": write a positive whole number of s, m, h or d, e.g. "${example}"`);
   };
-  const windowsMs = view.aggregations.map((aggregation) => {
-    const where = `aggregation "${aggregation.name}"`;
-    const ms = parseDuration(aggregation.window) ?? fail(`${where} has a bad window "${aggregation.window}"`);
-    const problem = windowProblem(ms);
-    if (problem) fail(`${where} window ${aggregation.window}: ${problem}`);
-    byAggregation.set(aggregation, ms);
-    return ms;
-  });
+  const windowsMs = view.aggregations.map((aggregation) => parseWindow(aggregation, fail));
   const ttlMs = parse('ttl', view.ttl, '30d');
   const freshnessMs = parse('freshness', view.freshness, '5m');
   durations = { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(freshnessMs !== undefined ? { freshnessMs } : {}), windowsMs };
@@ -71,11 +64,19 @@ export function viewDurations(view: FeatureView): ViewDurations {
 
 /** An aggregation's window in milliseconds (parsed with its view's durations when it has been seen in one). */
 export function windowMs(aggregation: Aggregation): number {
-  let ms = byAggregation.get(aggregation);
-  if (ms === undefined) {
-    ms = parseDuration(aggregation.window);
-    if (ms === undefined || windowProblem(ms)) throw new DefinitionError(`aggregation "${aggregation.name}"`, `bad window "${aggregation.window}"`);
-    byAggregation.set(aggregation, ms);
-  }
+  return (
+    byAggregation.get(aggregation) ??
+    parseWindow(aggregation, (message) => {
+      throw new DefinitionError('aggregation', message);
+    })
+  );
+}
+
+function parseWindow(aggregation: Aggregation, fail: (message: string) => never): number {
+  const where = `aggregation "${aggregation.name}"`;
+  const ms = parseDuration(aggregation.window) ?? fail(`${where} has a bad window "${aggregation.window}"`);
+  const problem = windowProblem(ms);
+  if (problem) fail(`${where} window ${aggregation.window}: ${problem}`);
+  byAggregation.set(aggregation, ms);
   return ms;
 }
