@@ -25,14 +25,15 @@ export function compareText(a: string, b: string): number {
 /** When a row happened and was applied, and which event it was: what orders rows. */
 export type Stamp = readonly [eventTs: number, ingestTs: number, eventId: string];
 
-type Stamped = Stamp | readonly [number, number, string, ...unknown[]];
+/** A stamp, or a tuple that starts with one (a stamped value). */
+type StartsWithStamp = Stamp | readonly [number, number, string, ...unknown[]];
 
 /** Negative when `a` is older than `b`, positive when newer, 0 for the same stamp. */
-export function compareStamps(a: Stamped, b: Stamped): number {
+export function compareStamps(a: StartsWithStamp, b: StartsWithStamp): number {
   if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
   if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
   return compareText(a[2], b[2]);
 }
 
 /** Sorts the newest first. */
-export const newestFirst = (a: Stamped, b: Stamped): number => compareStamps(b, a);
+export const newestFirst = (a: StartsWithStamp, b: StartsWithStamp): number => compareStamps(b, a);
