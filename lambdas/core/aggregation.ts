@@ -9,21 +9,18 @@
  *
  * Every part is bounded by the definitions (window / tile size, sketch precision, n) and
  * pruned at each write, so the state never grows with the event rate. States merge (the
- * online tiers of online.ts are states merged on read). `finalizeAggregate` is the last step
- * of every path (online, the offline SQL's raw aggregates, the reference implementation), so
- * rounding and empty-window values are decided in one place.
+ * online tiers of online.ts are states merged on read). What each function merges, finishes
+ * and yields is its entry in aggregation-functions.ts; this module only keeps the states.
  */
+import { type AggregationFunctionSpec, emptyValue, functionOf, type Stamped, type TiledFunction, type TopFunction } from './aggregation-functions.js';
 import type { Aggregation, FeatureView, Row } from './definitions.js';
-import { parseDuration } from './duration.js';
-import { estimateOfValues, type Sketch, sketchEstimate, sketchMerge, sketchOf, sketchPrune } from './hll.js';
+import { viewDurations } from './duration.js';
+import { type Sketch, sketchEstimate, sketchMerge, sketchOf, sketchPrune } from './hll.js';
 import type { ViewRow } from './ingest.js';
-import { compareStamps } from './order.js';
+import { compareStamps, newestFirst } from './order.js';
 import { tileSize, tileStart, windowStart } from './windows.js';
 
-export { compareStamps, type Stamp } from './order.js';
-
-/** A value with the stamp that orders it: (event_ts, ingest_ts, event_id, value). */
-export type Stamped = readonly [eventTs: number, ingestTs: number, eventId: string, value: unknown];
+export type { Stamped } from './aggregation-functions.js';
 
 /**
  * The aggregation state of one view for one entity. Keys are `<aggregation>@<tile minutes>`,
@@ -39,10 +36,10 @@ export interface AggregationState {
 
 interface AggregationWindow {
   readonly aggregation: Aggregation;
+  readonly fn: AggregationFunctionSpec;
   readonly windowMs: number;
   readonly tileMs: number;
   readonly key: string;
-  readonly kind: 'tile' | 'sketch' | 'top';
 }
 
 const windowsByView = new WeakMap<FeatureView, readonly AggregationWindow[]>();
@@ -50,11 +47,11 @@ const windowsByView = new WeakMap<FeatureView, readonly AggregationWindow[]>();
 export function aggregationWindows(view: FeatureView): readonly AggregationWindow[] {
   let windows = windowsByView.get(view);
   if (!windows) {
-    windows = view.aggregations.map((aggregation) => {
-      const windowMs = parseDuration(aggregation.window) as number;
+    const { windowsMs } = viewDurations(view);
+    windows = view.aggregations.map((aggregation, i) => {
+      const windowMs = windowsMs[i] as number;
       const tileMs = tileSize(windowMs);
-      const kind = aggregation.fn === 'approx_distinct' ? 'sketch' : aggregation.fn === 'last' || aggregation.fn === 'last_n' ? 'top' : 'tile';
-      return { aggregation, windowMs, tileMs, key: `${aggregation.name}@${tileMs / 60_000}`, kind };
+      return { aggregation, fn: functionOf(aggregation), windowMs, tileMs, key: `${aggregation.name}@${tileMs / 60_000}` };
     });
     windowsByView.set(view, windows);
   }
@@ -66,51 +63,12 @@ export function longestWindowMs(view: FeatureView): number {
   return Math.max(0, ...aggregationWindows(view).map((w) => w.windowMs));
 }
 
-/** The value a window with no rows has: 0 for counts and sums, an empty list, else null. */
-export function emptyValue(aggregation: Aggregation): unknown {
-  switch (aggregation.fn) {
-    case 'count':
-    case 'sum':
-    case 'approx_distinct':
-      return 0;
-    case 'last_n':
-      return [];
-    default:
-      return null;
-  }
-}
-
-const SUM_DECIMALS = 1e6;
-const round = (x: number) => Math.round(x * SUM_DECIMALS) / SUM_DECIMALS;
-/**
- * Sums are added in a different order on every path (tiles, SQL engines, the reference), so
- * they differ in the last bits. Rounding to 9 decimals first gives every path the same double
- * (`SUM_EXACT_DECIMALS` in the SQL too); only then is an average divided and rounded to 6, so
- * a value exactly halfway at the 7th decimal rounds the same way everywhere.
- */
-export const SUM_EXACT_DECIMALS = 9;
-const exact = (x: number) => Math.round(x * 10 ** SUM_EXACT_DECIMALS) / 10 ** SUM_EXACT_DECIMALS;
-
 /** Combines two partials of one tiled aggregation (either may be undefined). */
-function mergePartial(aggregation: Aggregation, a: unknown, b: unknown): unknown {
+function mergePartial(fn: TiledFunction, a: unknown, b: unknown): unknown {
   if (a === undefined || a === null) return b;
   if (b === undefined || b === null) return a;
-  switch (aggregation.fn) {
-    case 'avg': {
-      const [s1, n1] = a as [number, number];
-      const [s2, n2] = b as [number, number];
-      return [s1 + s2, n1 + n2];
-    }
-    case 'min':
-      return (b as number) < (a as number) ? b : a;
-    case 'max':
-      return (b as number) > (a as number) ? b : a;
-    default: // count, sum
-      return (a as number) + (b as number);
-  }
+  return fn.merge(a, b);
 }
-
-const newestFirst = (a: Stamped, b: Stamped) => compareStamps(b, a);
 
 function mergeTops(n: number, a: readonly Stamped[] | undefined, b: readonly Stamped[] | undefined): Stamped[] {
   const all = [...(a ?? []), ...(b ?? [])].sort(newestFirst);
@@ -153,20 +111,19 @@ export function addRows(view: FeatureView, state: AggregationState | undefined, 
     for (const w of aggregationWindows(view)) {
       const a = w.aggregation;
       const value = a.column ? (row.values[a.column] ?? null) : null;
-      if (a.fn !== 'count' && value === null) continue;
-      if (w.kind === 'tile') {
+      if (a.column && value === null) continue;
+      if (w.fn.state === 'tile') {
         const index = String(tileStart(row.eventTs, w.tileMs) / w.tileMs);
         const tiles = out.tiles[w.key] ?? {};
         out.tiles[w.key] = tiles;
-        const single = a.fn === 'count' ? 1 : a.fn === 'avg' ? [value, 1] : value;
-        tiles[index] = mergePartial(a, tiles[index], single);
-      } else if (w.kind === 'sketch') {
+        tiles[index] = mergePartial(w.fn, tiles[index], w.fn.partial(value));
+      } else if (w.fn.state === 'sketch') {
         const byTile = sketchValues.get(w.key) ?? new Map<number, unknown[]>();
         sketchValues.set(w.key, byTile);
         const tile = tileStart(row.eventTs, w.tileMs) / w.tileMs;
         byTile.set(tile, [...(byTile.get(tile) ?? []), value]);
       } else {
-        out.tops[w.key] = mergeTops(a.n ?? 1, out.tops[w.key], [[row.eventTs, row.ingestTs, row.eventId, value]]);
+        out.tops[w.key] = mergeTops(w.fn.keeps(a), out.tops[w.key], [[row.eventTs, row.ingestTs, row.eventId, value]]);
       }
     }
   }
@@ -180,16 +137,16 @@ export function mergeStates(view: FeatureView, a: AggregationState | undefined, 
   if (isEmptyState(b)) return a ?? {};
   const out = mutable(a);
   for (const w of aggregationWindows(view)) {
-    if (w.kind === 'tile') {
+    if (w.fn.state === 'tile') {
       const from = b?.tiles?.[w.key];
       if (!from) continue;
       const tiles = out.tiles[w.key] ?? {};
       out.tiles[w.key] = tiles;
-      for (const [index, partial] of Object.entries(from)) tiles[index] = mergePartial(w.aggregation, tiles[index], partial);
-    } else if (w.kind === 'sketch') {
+      for (const [index, partial] of Object.entries(from)) tiles[index] = mergePartial(w.fn, tiles[index], partial);
+    } else if (w.fn.state === 'sketch') {
       if (b?.sketches?.[w.key]) out.sketches[w.key] = sketchMerge(out.sketches[w.key], b.sketches[w.key]);
     } else if (b?.tops?.[w.key]) {
-      out.tops[w.key] = mergeTops(w.aggregation.n ?? 1, out.tops[w.key], b.tops[w.key]);
+      out.tops[w.key] = mergeTops(w.fn.keeps(w.aggregation), out.tops[w.key], b.tops[w.key]);
     }
   }
   return frozen(out);
@@ -240,77 +197,37 @@ export function readAggregates(view: FeatureView, states: readonly (AggregationS
     const fromTile = from / w.tileMs;
     const toTile = tileStart(t, w.tileMs) / w.tileMs;
     const a = w.aggregation;
-    if (w.kind === 'tile') {
+    const fn = w.fn;
+    if (fn.state === 'tile') {
       let combined: unknown;
       for (const state of all) {
         for (const [index, partial] of Object.entries(state?.tiles?.[w.key] ?? {})) {
           const i = Number(index);
-          if (i >= fromTile && i <= toTile) combined = mergePartial(a, combined, partial);
+          if (i >= fromTile && i <= toTile) combined = mergePartial(fn, combined, partial);
         }
       }
-      out[a.name] = finalizeAggregate(a, combined);
-    } else if (w.kind === 'sketch') {
+      out[a.name] = combined === undefined || combined === null ? emptyValue(a) : fn.finish(combined);
+    } else if (fn.state === 'sketch') {
       out[a.name] = sketchEstimate(
         all.map((s) => s?.sketches?.[w.key]),
         fromTile,
         toTile,
       );
     } else {
-      let tops: Stamped[] = [];
-      for (const state of all)
-        tops = mergeTops(
-          a.n ?? 1,
-          tops,
-          (state?.tops?.[w.key] ?? []).filter((s) => s[0] >= from && s[0] <= t),
-        );
-      out[a.name] = finalizeAggregate(a, tops.length ? (a.fn === 'last' ? tops[0] : tops) : undefined);
+      out[a.name] = readTops(fn, a, all, w.key, from, t);
     }
   }
   return out;
 }
 
-/** The feature value from a combined partial (undefined: no rows in the window). */
-export function finalizeAggregate(aggregation: Aggregation, state: unknown): unknown {
-  if (state === undefined || state === null) return emptyValue(aggregation);
-  switch (aggregation.fn) {
-    case 'count':
-      return state;
-    case 'sum':
-      return round(exact(state as number));
-    case 'avg': {
-      const [sum, n] = state as [number, number];
-      return n === 0 ? null : round(exact(sum) / n);
-    }
-    case 'min':
-    case 'max':
-      return state;
-    case 'last':
-      return (state as Stamped)[3];
-    case 'last_n':
-      return (state as Stamped[]).map((s) => s[3]);
-    case 'approx_distinct':
-      return state;
-  }
-}
-
-/**
- * A raw aggregate of the point-in-time SQL (count, sum, sum/count, min, max, max_by, top-n
- * max_by, the distinct values of a window) finished the way the tiles are online.
- */
-export function finalizeSqlAggregate(aggregation: Aggregation, raw: unknown): unknown {
-  if (raw === null || raw === undefined) return emptyValue(aggregation);
-  switch (aggregation.fn) {
-    case 'count':
-      return Number(raw);
-    case 'approx_distinct': // the SQL returns the window's distinct values: the same sketch as online
-      return estimateOfValues(raw as unknown[]);
-    case 'sum':
-      return round(exact(Number(raw)));
-    case 'avg': // the SQL divides the sum rounded to SUM_EXACT_DECIMALS
-      return round(Number(raw));
-    case 'last_n':
-      return [...(raw as unknown[])];
-    default:
-      return raw;
-  }
+/** A top aggregation at t: the newest values stamped in [from, t] across the states, finished. */
+function readTops(fn: TopFunction, a: Aggregation, states: readonly (AggregationState | undefined)[], key: string, from: number, t: number): unknown {
+  let tops: Stamped[] = [];
+  for (const state of states)
+    tops = mergeTops(
+      fn.keeps(a),
+      tops,
+      (state?.tops?.[key] ?? []).filter((s) => s[0] >= from && s[0] <= t),
+    );
+  return tops.length ? fn.finish(tops) : emptyValue(a);
 }

@@ -5,8 +5,8 @@
  * README between the markers; a unit test fails when the two differ.
  */
 import type * as z from 'zod';
+import { AGGREGATION_FUNCTIONS } from './aggregation-functions.js';
 import {
-  AGGREGATION_FUNCTIONS,
   batchSourceSchema,
   describeFields,
   entitySchema,

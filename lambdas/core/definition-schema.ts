@@ -7,6 +7,7 @@
  * from these same schemas (`npm run docs:definitions`), so the two cannot drift apart.
  */
 import * as z from 'zod';
+import { AGGREGATION_FUNCTIONS } from './aggregation-functions.js';
 import type { AggregationFunction, Definition } from './definitions.js';
 import { DefinitionError } from './errors.js';
 import { FEATURE_TYPES } from './values.js';
@@ -78,30 +79,6 @@ export const batchSourceSchema = z.strictObject({
     default: 'none: only `tessera backfill` runs it',
   }),
 });
-
-interface FunctionSpec {
-  readonly description: string;
-  /** The input column it reads, if any, and of which types. */
-  readonly column?: 'any' | 'numeric';
-  readonly result: string;
-  readonly takesN?: boolean;
-}
-
-/** Every aggregation function: what it computes, what it reads, what it yields. */
-export const AGGREGATION_FUNCTIONS: Readonly<Record<AggregationFunction, FunctionSpec>> = {
-  count: { description: 'Events in the window.', result: 'int' },
-  sum: { description: 'Sum of the column.', column: 'numeric', result: 'int for an int column, else float' },
-  avg: { description: 'Mean of the column (rounded to 6 decimals).', column: 'numeric', result: 'float' },
-  min: { description: 'Smallest value of the column.', column: 'any', result: "the column's type" },
-  max: { description: 'Largest value of the column.', column: 'any', result: "the column's type" },
-  last: { description: 'The latest value of the column (by event time).', column: 'any', result: "the column's type" },
-  last_n: { description: 'The latest `n` values, newest first.', column: 'any', result: "a list of the column's type", takesN: true },
-  approx_distinct: {
-    description: 'About how many distinct values the column had (the same estimate online and in training sets).',
-    column: 'any',
-    result: 'int',
-  },
-};
 
 const AGGREGATION_FIELDS = {
   name: field(z.string(), { description: "The feature's name; `<column>_<fn>_<window>` is a good habit." }),

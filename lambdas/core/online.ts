@@ -30,7 +30,7 @@
  */
 import { type AggregationState, addRows, isEmptyState, lastUseOfState, longestWindowMs, mergeStates, pruneState, readAggregates } from './aggregation.js';
 import type { FeatureView, Row } from './definitions.js';
-import { parseDuration } from './duration.js';
+import { viewDurations } from './duration.js';
 import { groupName } from './entity-key.js';
 import type { ViewRow } from './ingest.js';
 import { compareStamps, type Stamp } from './order.js';
@@ -361,7 +361,7 @@ function finish(group: OnlineGroup, tier: Mutable<TierItem>, index: number, now:
     if (end !== undefined) until = Math.max(until, end);
   };
   for (const view of group.views) {
-    const ttlMs = view.ttl ? (parseDuration(view.ttl) as number) : undefined;
+    const { ttlMs } = viewDurations(view);
     const rows = [tier.latest?.[view.name], ...(tier.pending?.[view.name] ?? [])].filter((r): r is LatestRow => r !== undefined);
     for (const r of rows) {
       if (ttlMs === undefined) forever = true;
@@ -419,7 +419,7 @@ export function readFeatures(view: FeatureView, tiers: readonly (TierItem | unde
     const extra = [...rows.filter((r) => r.eventTs <= now), ...due.map((r) => toViewRow(view.name, r))];
     aggregates = readAggregates(view, states, now, extra);
   }
-  const ttlMs = view.ttl ? parseDuration(view.ttl) : undefined;
+  const { ttlMs } = viewDurations(view);
   const expired = latest !== undefined && ttlMs !== undefined && latest.s[0] <= now - ttlMs;
   return features.map((f) => {
     if (f.kind === 'aggregation') {

@@ -21,9 +21,10 @@
  * Partitions (date/hour of event_ts) outside the labels' time range are pruned.
  */
 
-import { aggregationWindows, SUM_EXACT_DECIMALS } from './aggregation.js';
+import { aggregationWindows } from './aggregation.js';
+import { SUM_EXACT_DECIMALS } from './aggregation-functions.js';
 import type { FeatureView } from './definitions.js';
-import { parseDuration } from './duration.js';
+import { viewDurations } from './duration.js';
 import { ValidationError } from './errors.js';
 import { EVENT_ID, EVENT_TS, INGEST_TS, type Partition, partitionOf } from './offline.js';
 import type { ReadPlan, ResolvedFeature } from './registry.js';
@@ -66,9 +67,7 @@ const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 /** Label column names that round-trip through Glue, Athena and DuckDB unchanged. */
 const LABEL_COLUMN = /^[a-z_][a-z0-9_]*$/;
 
-export function ttlMs(view: FeatureView): number | undefined {
-  return view.ttl === undefined ? undefined : parseDuration(view.ttl);
-}
+export const ttlMs = (view: FeatureView): number | undefined => viewDurations(view).ttlMs;
 
 /** The event_ts range a view's rows can match for labels in `timeRange`: (min - reach, max], reach the TTL or the longest window. */
 export function eventTimeBounds(view: FeatureView, timeRange: { min: number; max: number }): { after?: number; atMost: number } {
@@ -265,9 +264,8 @@ function servedMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch)
  * Windowed aggregations of one view, computed from its rows with the window bounds of
  * windows.ts: for a window W with tile g, rows with t - t % g - W + g <= event_ts <= t (and
  * ingest_ts <= t as served), each event once — its first-ingested copy, as the online tiles
- * count it (approx_distinct: the array of distinct non-null values). The raw aggregates come
- * out as `<view>__<feature>`; `finalizeSqlAggregate` (aggregation.ts) turns them into values,
- * as it does for the tiles online.
+ * count it. Each function's SQL is its entry in aggregation-functions.ts; the raw aggregates
+ * come out as `<view>__<feature>`, and `finalizeSqlAggregate` finishes them as online.
  */
 function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, keys: string[], t: string, features: readonly ResolvedFeature[]) {
   const rows = ident(`__v${i}_arows`);
@@ -291,34 +289,16 @@ function aggregationCtes(query: PointInTimeQuery, view: FeatureView, i: number, 
   const expressions = windows.map((w, j) => {
     const inWindow = `${r(ident(EVENT_TS))} >= ${start(w.windowMs, w.tileMs)}`;
     const value = w.aggregation.column ? r(ident(w.aggregation.column)) : '1';
-    const when = (then: string) => `CASE WHEN ${inWindow} THEN ${then} END`;
-    const ordered = `CASE WHEN ${inWindow} AND ${value} IS NOT NULL THEN ${order} END`;
-    let sql: string;
-    switch (w.aggregation.fn) {
-      case 'count':
-        sql = `count(${when('1')})`;
-        break;
-      case 'sum':
-        sql = `sum(${when(value)})`;
-        break;
-      case 'avg':
-        sql = `round(CAST(sum(${when(value)}) AS DOUBLE), ${SUM_EXACT_DECIMALS}) / nullif(count(${when(value)}), 0)`;
-        break;
-      case 'min':
-      case 'max':
-        sql = `${w.aggregation.fn}(${when(value)})`;
-        break;
-      case 'last':
-        sql = `max_by(${value}, ${ordered})`;
-        break;
-      case 'last_n':
-        sql = `max_by(${value}, ${ordered}, ${w.aggregation.n ?? 1})`;
-        break;
-      case 'approx_distinct':
-        // The distinct raw values themselves (NULL for none): finalizeSqlAggregate estimates from them as the registers online do.
-        sql = `array_agg(DISTINCT ${value}) FILTER (WHERE ${inWindow} AND ${value} IS NOT NULL)`;
-        break;
-    }
+    const sql = w.fn.sql(
+      {
+        value,
+        inWindow,
+        when: (then) => `CASE WHEN ${inWindow} THEN ${then} END`,
+        latestKey: `CASE WHEN ${inWindow} AND ${value} IS NOT NULL THEN ${order} END`,
+        exactDecimals: SUM_EXACT_DECIMALS,
+      },
+      w.aggregation,
+    );
     return { sql: `${sql} AS ${ident(`__a${j}`)}`, feature: w.aggregation.name, alias: `__a${j}` };
   });
   const on = [

@@ -4,14 +4,14 @@
  * derived from it. Validation errors name the definition at fault.
  */
 import * as z from 'zod';
+import { aggregationProblem, functionOf } from './aggregation-functions.js';
 import { checkDefinitionShape, KIND_LABEL } from './definition-schema.js';
 import type { Definition, Entity, FeatureService, FeatureType, FeatureView, OnDemandFeature, Source, StreamSource } from './definitions.js';
-import { parseDuration } from './duration.js';
+import { parseDuration, viewDurations } from './duration.js';
 import { DefinitionError, NotFoundError } from './errors.js';
 import { roleOf } from './principal.js';
 import { scheduledRun } from './schedule.js';
-import { aggregationType, FEATURE_TYPES, valueMatches } from './values.js';
-import { windowProblem } from './windows.js';
+import { FEATURE_TYPES, valueMatches } from './values.js';
 
 export type FeatureKind = 'row' | 'aggregation' | 'onDemand';
 
@@ -162,14 +162,9 @@ export class Registry {
     for (const e of view.entities) {
       if (!(e.joinKey in shape)) fail(`its source "${view.source.name}" has no field "${e.joinKey}" for entity "${e.name}"`);
     }
-    if (view.ttl !== undefined && parseDuration(view.ttl) === undefined) {
-      fail(`bad ttl "${view.ttl}": write a positive whole number of s, m, h or d, e.g. "30d"`);
-    }
-    if (view.freshness !== undefined) {
-      const objective = parseDuration(view.freshness);
-      if (objective === undefined) fail(`bad freshness "${view.freshness}": write a positive whole number of s, m, h or d, e.g. "5m"`);
-      this.freshnessMs.set(view.name, objective as number);
-    }
+    // Parsed once here (ttl, freshness, windows); every path reads them from viewDurations afterwards.
+    const { freshnessMs } = viewDurations(view);
+    if (freshnessMs !== undefined) this.freshnessMs.set(view.name, freshnessMs);
     if (!Number.isInteger(view.version) || view.version < 1) fail('version must be a positive integer');
     const names = new Set<string>();
     for (const [name, type] of Object.entries(view.features)) {
@@ -183,24 +178,14 @@ export class Registry {
       if (!NAME.test(agg.name)) fail(`${where} is not lower_snake_case`);
       if (names.has(agg.name)) fail(`${where} has the name of another feature`);
       names.add(agg.name);
-      const windowMs = parseDuration(agg.window);
-      if (windowMs === undefined) fail(`${where} has a bad window "${agg.window}"`);
-      const problem = windowProblem(windowMs as number);
-      if (problem) fail(`${where} window ${agg.window}: ${problem}`);
-      if (agg.fn !== 'count') {
-        if (!agg.column || !(agg.column in view.features)) fail(`${where} reads column "${agg.column ?? ''}", which is not a feature of the view`);
-        const input = view.features[agg.column as string] as FeatureType;
-        if (['sum', 'avg'].includes(agg.fn) && input !== 'int' && input !== 'float') fail(`${where}: ${agg.fn} needs a numeric column`);
-        if (input.endsWith('[]')) fail(`${where}: list columns cannot be aggregated`);
-      }
-      if (agg.fn === 'last_n' && !(Number.isInteger(agg.n) && (agg.n as number) >= 1 && (agg.n as number) <= 100)) {
-        fail(`${where}: last_n needs n between 1 and 100`);
-      }
+      const input = agg.column !== undefined && Object.hasOwn(view.features, agg.column) ? view.features[agg.column] : undefined;
+      const problem = aggregationProblem(agg, input);
+      if (problem) fail(`${where}: ${problem}`);
       this.addFeature({
         view: view.name,
         feature: agg.name,
         kind: 'aggregation',
-        type: aggregationType(agg, view),
+        type: functionOf(agg).outputType(input),
         pii: view.tags.includes('pii'),
         piiFrom: [],
       });

@@ -6,9 +6,9 @@
 import * as z from 'zod';
 import { entityIdOf, itemKeyProblem, MAX_ITEM_KEY_BYTES } from './entity-key.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
+import { evaluateOnDemand } from './on-demand.js';
 import { type FeatureValue, onlineGroups, readFeatures, type TierItem, tierKeys } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
-import { computeOnDemand } from './values.js';
 
 export const MAX_ENTITIES = 100;
 /** The largest request body the handler parses (API Gateway itself admits up to 10 MB). */
@@ -121,8 +121,8 @@ type Source = { readonly view: number; readonly feature: number } | { readonly o
 
 interface Layout {
   readonly columns: readonly { readonly column: string; readonly source: Source }[];
-  /** Per on-demand feature: its inputs' positions in `plan.views`, by reference. */
-  readonly inputs: readonly (readonly { readonly ref: string; readonly view: number; readonly feature: number }[])[];
+  /** The position in `plan.views` of every stored feature, by reference: where on-demand inputs are read. */
+  readonly inputs: ReadonlyMap<string, { readonly view: number; readonly feature: number }>;
   readonly featureColumns: readonly string[];
 }
 
@@ -145,7 +145,7 @@ function layoutOf(plan: ReadPlan): Layout {
           ? { onDemand: onDemandIndex.get(f.view) as number, name: f.feature }
           : (positions.get(f.ref) as { view: number; feature: number }),
     })),
-    inputs: plan.onDemand.map((odfv) => odfv.inputs.map((ref) => ({ ref, ...(positions.get(ref) as { view: number; feature: number }) }))),
+    inputs: positions,
     featureColumns: plan.features.map((f) => f.column),
   };
   layouts.set(plan, layout);
@@ -165,20 +165,16 @@ export function assembleResponse(planned: RequestPlan, items: ReadonlyMap<string
         now,
       ),
     );
-    const computed = plan.onDemand.map((odfv, i) => {
-      const context = odfv.request.safeParse(entity);
-      if (!context.success) {
-        throw new ValidationError(`entities[${index}]: request context for "${odfv.name}": ${z.prettifyError(context.error).replaceAll('\n', '; ')}`, {
-          index,
-        });
-      }
-      const inputs: Record<string, unknown> = {};
-      for (const { ref, view, feature } of layout.inputs[i] as Layout['inputs'][number]) {
-        const input = stored[view]?.[feature];
-        inputs[ref] = input?.status === 'present' ? input.value : null;
-      }
-      return computeOnDemand(odfv, { request: context.data, features: inputs });
-    });
+    const computed = evaluateOnDemand(
+      plan.onDemand,
+      entity,
+      (ref) => {
+        const at = layout.inputs.get(ref) as { view: number; feature: number };
+        const input = stored[at.view]?.[at.feature];
+        return input?.status === 'present' ? input.value : null;
+      },
+      { name: `entities[${index}]`, index },
+    );
     const values: Record<string, unknown> = {};
     const status: Record<string, FeatureValue['status']> = {};
     const eventTimestamps: Record<string, number | null> = {};

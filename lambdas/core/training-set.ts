@@ -3,11 +3,9 @@
  * by their own `compute` (the function the serve handler runs), the columns of the result, and
  * the summary a data scientist reads first (null rate per feature).
  */
-import * as z from 'zod';
 import type { Row } from './definitions.js';
-import { ValidationError } from './errors.js';
+import { evaluateOnDemand } from './on-demand.js';
 import { columnName, type ReadPlan } from './registry.js';
-import { computeOnDemand } from './values.js';
 
 /**
  * The on-demand features of one joined row. The request context comes from the label
@@ -17,17 +15,13 @@ import { computeOnDemand } from './values.js';
  */
 export function onDemandValues(plan: ReadPlan, label: Row, features: Row, index: number): Row {
   const out: Row = {};
-  for (const odfv of plan.onDemand) {
-    const context = odfv.request.safeParse(label);
-    if (!context.success) {
-      throw new ValidationError(`label row ${index}: request context for "${odfv.name}": ${z.prettifyError(context.error).replaceAll('\n', '; ')}`, {
-        index,
-      });
-    }
-    const inputs = Object.fromEntries(odfv.inputs.map((ref) => [ref, features[columnName(...(ref.split(':') as [string, string]))] ?? null]));
-    const computed = computeOnDemand(odfv, { request: context.data, features: inputs });
-    for (const name of Object.keys(odfv.features)) out[columnName(odfv.name, name)] = computed[name] ?? null;
-  }
+  const computed = evaluateOnDemand(plan.onDemand, label, (ref) => features[columnName(...(ref.split(':') as [string, string]))], {
+    name: `label row ${index}`,
+    index,
+  });
+  plan.onDemand.forEach((odfv, i) => {
+    for (const name of Object.keys(odfv.features)) out[columnName(odfv.name, name)] = computed[i]?.[name] ?? null;
+  });
   return out;
 }
 

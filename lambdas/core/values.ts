@@ -1,5 +1,5 @@
-/** Feature types: checking a value against its declared type, and the type an aggregation yields. */
-import type { Aggregation, FeatureType, FeatureView, OnDemandFeature, RequestContext, Row } from './definitions.js';
+/** Feature types: checking a value against its declared type. */
+import type { FeatureType } from './definitions.js';
 
 export const FEATURE_TYPES: readonly FeatureType[] = ['int', 'float', 'string', 'bool', 'int[]', 'float[]', 'string[]'];
 
@@ -26,39 +26,4 @@ export function valueMatches(type: FeatureType, value: unknown): boolean {
     return Array.isArray(value) && value.every((item) => scalarMatches(element, item));
   }
   return scalarMatches(type, value);
-}
-
-export function aggregationType(aggregation: Aggregation, view: FeatureView): FeatureType {
-  const input = aggregation.column ? view.features[aggregation.column] : undefined;
-  switch (aggregation.fn) {
-    case 'count':
-    case 'approx_distinct':
-      return 'int';
-    case 'sum':
-      return input === 'int' ? 'int' : 'float';
-    case 'avg':
-      return 'float';
-    case 'min':
-    case 'max':
-    case 'last':
-      return input ?? 'float';
-    case 'last_n':
-      return `${input ?? 'string'}[]` as FeatureType;
-  }
-}
-
-/**
- * The outputs of an on-demand feature for one context — the one evaluator the serve handler
- * and the training-set builder share. An output that is not a value of its declared type
- * (Infinity or NaN for a number, a string for a float) is null: served as `missing`, null in
- * a training set — never a `null` reported as present.
- */
-export function computeOnDemand(odfv: OnDemandFeature, context: RequestContext): Row {
-  const computed = odfv.compute(context);
-  return Object.fromEntries(
-    Object.entries(odfv.features).map(([name, type]) => {
-      const value = computed[name] ?? null;
-      return [name, valueMatches(type, value) ? value : null];
-    }),
-  );
 }

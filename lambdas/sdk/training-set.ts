@@ -20,7 +20,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDbQueryRunner, sqlString } from '../adapters/duckdb-runner.js';
 import { loadLabels, parseS3Uri } from '../adapters/labels.js';
 import type { Engine, ProgressListener, TrainingSetRunner, ViewScan } from '../adapters/query-runner.js';
-import { finalizeSqlAggregate } from '../core/aggregation.js';
+import { finalizeSqlAggregate } from '../core/aggregation-functions.js';
 import type { Row } from '../core/definitions.js';
 import { ValidationError } from '../core/errors.js';
 import { duckdbType } from '../core/offline.js';

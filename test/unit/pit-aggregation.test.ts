@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import sqlParser from 'node-sql-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { finalizeSqlAggregate } from '../../lambdas/core/aggregation.js';
+import { addRows, readAggregates } from '../../lambdas/core/aggregation.js';
+import { finalizeSqlAggregate } from '../../lambdas/core/aggregation-functions.js';
 import { referenceAggregate } from '../../lambdas/core/aggregation-reference.js';
 import { type Aggregation, entity, featureView, streamSource } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
@@ -129,6 +130,19 @@ describe('windowed aggregations in training sets', () => {
   it('give a count of 0, a sum of 0 and no average for an entity with no rows', async () => {
     const [got] = await trainingSet([row('a', 'u', T0, T0, 2, 'p')], [{ user_id: 'nobody', t: T0 }], false);
     expect(got).toMatchObject({ n_1d: 0, x_sum_1h: 0, x_avg_12h: null, tag_last3_1d: [], tags_distinct_2d: 0 });
+  });
+
+  it('break a tie on event_ts and ingest_ts by event id in code-point order, online and in SQL alike (U+1F600 after U+FF21)', async () => {
+    // By UTF-16 code units (JavaScript's <) '\u{1F600}' would sort first: its surrogates are 0xD83D 0xDE00.
+    const ids = ['\uFF21', 'a', '\u{1F600}', '\u00E9'];
+    const t = T0 + 30 * MIN;
+    const rows = ids.map((id) => row(id, 'u', T0 + 10 * MIN, T0 + 11 * MIN, 1, `tag ${id}`));
+    const online = readAggregates(stats, [addRows(stats, undefined, rows)], t);
+    const [offline] = await trainingSet(rows, [{ user_id: 'u', t }], false);
+    const newestFirst = ['\u{1F600}', '\uFF21', '\u00E9', 'a'].map((id) => `tag ${id}`);
+    expect(online).toMatchObject({ tag_last_1h: newestFirst[0], tag_last3_1d: newestFirst.slice(0, 3) });
+    expect(offline).toEqual(online);
+    expect(offline).toEqual(expected(rows, { user_id: 'u', t }, false));
   });
 
   it('agree with the brute-force definition on random rows, copies and late rows, as served and by event time', { timeout: 600_000 }, async () => {

@@ -6,8 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Row } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
+import { readFeatures } from '../../lambdas/core/online.js';
 import { pointInTimeSql } from '../../lambdas/core/point-in-time.js';
 import { referenceTrainingSet } from '../../lambdas/core/point-in-time-reference.js';
+import { MemoryOnlineStore } from '../support/memory-online-store.js';
 import { openPitEngine, type PitEngine } from './pit-engine.js';
 import {
   byInts,
@@ -21,6 +23,7 @@ import {
   loadOfflineRows,
   plan,
   type RowSpec,
+  registry,
   TS,
   viewRow,
   withoutRow,
@@ -109,6 +112,25 @@ describe('point-in-time rules', () => {
       label(T),
     ]);
     expect(column(byId, 'by_user__x')).toEqual([1]);
+  });
+
+  it('breaks a tie on event_ts and ingest_ts by event id in code-point order, as the online store does (U+1F600 after U+FF21)', async () => {
+    // By UTF-16 code units (JavaScript's <) '\u{1F600}' would sort first: its surrogates are 0xD83D 0xDE00.
+    const ids = ['\uFF21', '\u{1F600}', '\u00E9', 'z'];
+    const specs = ids.map((eventId, i) => u1(T - HOUR, i + 1, { ingestTs: T - HOUR + 5, eventId }));
+    const store = new MemoryOnlineStore();
+    store.applyRows(
+      registry.views,
+      specs.map((s) => viewRow(byUser, s)),
+      T - HOUR + 5,
+    );
+    const x = plan.views.find((v) => v.view.name === 'by_user')!.features.filter((f) => f.feature === 'x');
+    const online = readFeatures(byUser, store.tiersOf(registry.views, 'by_user', viewRow(byUser, specs[0]!).entityId), x, T)[0];
+    expect(online?.value).toBe(2);
+    for (const asServed of [false, true]) {
+      expect(column(await trainingSet({ by_user: specs }, [label(T)], { asServed }), 'by_user__x')).toEqual([online?.value]);
+      expect(column(await trainingSet({ by_user: [...specs].reverse() }, [label(T)], { asServed }), 'by_user__x')).toEqual([online?.value]);
+    }
   });
 
   it('gives nulls when nothing matches: unknown entity, only later rows, a null key or a null time', async () => {
