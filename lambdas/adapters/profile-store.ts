@@ -6,10 +6,7 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ProfileSink, PsiRecorder } from '../app/profile-job.js';
-
-export const DRIFT_NAMESPACE = 'Tessera';
-export const DRIFT_METRICS = { featurePsi: 'FeaturePsi', maxFeaturePsi: 'MaxFeaturePsi' } as const;
+import { DRIFT_METRICS, DRIFT_NAMESPACE, type ProfileSink, type PsiRecorder } from '../app/profile-job.js';
 
 export class S3ProfileSink implements ProfileSink {
   constructor(

@@ -23,6 +23,10 @@ import type { Registry } from '../core/registry.js';
 
 export const PROFILES_PREFIX = 'profiles/';
 
+/** The EMF metrics of the job (namespace and names); the stack's alarm watches `MaxFeaturePsi` per `featureService`. */
+export const DRIFT_NAMESPACE = 'Tessera';
+export const DRIFT_METRICS = { featurePsi: 'FeaturePsi', maxFeaturePsi: 'MaxFeaturePsi' } as const;
+
 /** The object holding a service's profiles of a day. */
 export const profilesKey = (service: string, date: string): string => `${PROFILES_PREFIX}${service}/date=${date}/profiles.jsonl`;
 

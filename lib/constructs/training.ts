@@ -194,6 +194,56 @@ export class Training extends Construct {
   }
 
   /**
+   * Read-only queries over `views` in this workgroup, results left in its location (read back
+   * with GetQueryResults): what the daily profile job needs, and no more — no labels tables.
+   */
+  grantSelect(grantee: iam.IGrantable, views: readonly string[]): iam.Grant {
+    const db = this.databaseName;
+    const viewPrefixes = views.map((view) => `${OFFLINE_PREFIX}${view}/`);
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults'],
+      resourceArns: [this.arn('athena', 'workgroup', this.workgroupName)],
+    });
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['glue:GetDatabase', 'glue:GetTable'],
+        resourceArns: [this.arn('glue', 'catalog'), this.arn('glue', 'database', db), ...views.map((name) => this.arn('glue', 'table', `${db}/${name}`))],
+      }),
+    );
+    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] }));
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [...viewPrefixes, this.resultsPrefix].map((prefix) => `${prefix}*`) } },
+      }),
+    );
+    if (viewPrefixes.length > 0) {
+      grant.combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
+      );
+    }
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+        resourceArns: [this.bucket.arnForObjects(`${this.resultsPrefix}*`)],
+      }),
+    );
+    acknowledgeObjectPrefixes(
+      grantee,
+      this.bucket,
+      [...viewPrefixes, this.resultsPrefix],
+      () =>
+        `Queries read the offline rows of the views they profile (${OFFLINE_PREFIX}<view>/*) and Athena writes their results under ${this.resultsPrefix}*: prefixes are the narrowest scopes S3 offers.`,
+    );
+    return grant;
+  }
+
+  /**
    * The wildcards left are prefixes — S3 keys under each view's offline/<view>/ and the
    * results prefix, and the build's own labels tables — the narrowest scopes the services
    * offer. Acknowledged one finding at a time, on the grantee, so any other wildcard still
