@@ -27,6 +27,9 @@ export const PROFILES_PREFIX = 'profiles/';
 export const DRIFT_NAMESPACE = 'Tessera';
 export const DRIFT_METRICS = { featurePsi: 'FeaturePsi', maxFeaturePsi: 'MaxFeaturePsi' } as const;
 
+/** The PSI above which a feature counts as drifted, unless a service says otherwise (the usual reading: above 0.2, a shift worth a look). */
+export const DEFAULT_PSI_THRESHOLD = 0.2;
+
 /** The object holding a service's profiles of a day. */
 export const profilesKey = (service: string, date: string): string => `${PROFILES_PREFIX}${service}/date=${date}/profiles.jsonl`;
 

@@ -13,7 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DRIFT_METRICS, DRIFT_NAMESPACE, PROFILES_PREFIX } from '../../lambdas/app/profile-job.js';
+import { DEFAULT_PSI_THRESHOLD, DRIFT_METRICS, DRIFT_NAMESPACE, PROFILES_PREFIX } from '../../lambdas/app/profile-job.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import { acknowledgeObjectPrefixes } from './offline-store.js';
@@ -100,7 +100,7 @@ export class DriftMonitoring extends Construct {
       return created;
     };
     for (const service of props.registry.services.keys()) {
-      const threshold = props.psiThresholdByService?.[service] ?? props.psiThreshold ?? 0.2;
+      const threshold = props.psiThresholdByService?.[service] ?? props.psiThreshold ?? DEFAULT_PSI_THRESHOLD;
       const metric = new cloudwatch.Metric({
         namespace: DRIFT_NAMESPACE,
         metricName: DRIFT_METRICS.maxFeaturePsi,
