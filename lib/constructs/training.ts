@@ -168,20 +168,7 @@ export class Training extends Construct {
       }),
     );
     grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['glue:CreateTable', 'glue:DeleteTable'], resourceArns: [catalog, database, labelsTables] }));
-    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] }));
-    grant.combine(
-      iam.Grant.addToPrincipal({
-        grantee,
-        actions: ['s3:ListBucket'],
-        resourceArns: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [...viewPrefixes, this.resultsPrefix].map((prefix) => `${prefix}*`) } },
-      }),
-    );
-    if (viewPrefixes.length > 0) {
-      grant.combine(
-        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
-      );
-    }
+    grant.combine(this.grantViewRows(grantee, viewPrefixes));
     grant.combine(
       iam.Grant.addToPrincipal({
         grantee,
@@ -212,20 +199,7 @@ export class Training extends Construct {
         resourceArns: [this.arn('glue', 'catalog'), this.arn('glue', 'database', db), ...views.map((name) => this.arn('glue', 'table', `${db}/${name}`))],
       }),
     );
-    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] }));
-    grant.combine(
-      iam.Grant.addToPrincipal({
-        grantee,
-        actions: ['s3:ListBucket'],
-        resourceArns: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [...viewPrefixes, this.resultsPrefix].map((prefix) => `${prefix}*`) } },
-      }),
-    );
-    if (viewPrefixes.length > 0) {
-      grant.combine(
-        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
-      );
-    }
+    grant.combine(this.grantViewRows(grantee, viewPrefixes));
     grant.combine(
       iam.Grant.addToPrincipal({
         grantee,
@@ -240,6 +214,25 @@ export class Training extends Construct {
       () =>
         `Queries read the offline rows of the views they profile (${OFFLINE_PREFIX}<view>/*) and Athena writes their results under ${this.resultsPrefix}*: prefixes are the narrowest scopes S3 offers.`,
     );
+    return grant;
+  }
+
+  /** What Athena reads as the caller for a query over these views: the bucket's location, listings of the views and results, the views' rows. */
+  private grantViewRows(grantee: iam.IGrantable, viewPrefixes: readonly string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] });
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [...viewPrefixes, this.resultsPrefix].map((prefix) => `${prefix}*`) } },
+      }),
+    );
+    if (viewPrefixes.length > 0) {
+      grant.combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
+      );
+    }
     return grant;
   }
 

@@ -10,15 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import * as z from 'zod';
 import { mulberry32 } from '../../features/generator.js';
 import { EmfPsiRecorder } from '../../lambdas/adapters/profile-store.js';
-import { entity, featureService, featureView, streamSource } from '../../lambdas/core/definitions.js';
-import { Registry } from '../../lambdas/core/registry.js';
 import { createProfileHandler } from '../../lambdas/handlers/profile.js';
 import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { duckDbOfflineSql } from '../../lambdas/sdk/offline-query.js';
 import { handlerEnvironment } from '../../local/store.js';
+import { shopRegistry } from '../support/shop-orders.js';
 import { streamEvents } from '../support/stream-events.js';
 import { useTarget } from '../support/use-target.js';
 
@@ -30,22 +28,7 @@ const T0 = Date.UTC(2026, 6, 1);
 const PROFILED = T0 + 7 * DAY;
 const FIRED = new Date(PROFILED + DAY + 30 * 60_000).toISOString();
 
-const buyer = entity({ name: 'buyer', joinKey: 'user_id' });
-const orders = streamSource({
-  name: 'orders',
-  schema: z.object({ id: z.string(), ts: z.number(), user_id: z.string(), amount: z.number(), country: z.string() }),
-  eventTimeField: 'ts',
-  eventIdField: 'id',
-});
-const lastOrder = featureView({
-  name: 'last_order',
-  entities: [buyer],
-  source: orders,
-  features: { amount: 'float', country: 'string' },
-  owner: 'tests',
-  description: 'generated',
-});
-const registry = new Registry([buyer, orders, lastOrder, featureService({ name: 'shop_v1', features: [lastOrder], owner: 'tests', description: 'generated' })]);
+const registry = shopRegistry();
 
 const next = mulberry32(11);
 const gaussian = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
