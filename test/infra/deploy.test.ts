@@ -297,6 +297,7 @@ describe('context keys', () => {
       'tessera:serveReservedConcurrency': 'none',
       'tessera:tracing': 'false',
       'tessera:logRetentionDays': '90',
+      'tessera:psiThresholds': '0.3,fraud_v1=0.1',
     };
     expect(propsFromContext((key) => context[key])).toEqual({
       stackId: 'TesseraB',
@@ -313,6 +314,7 @@ describe('context keys', () => {
       serveReservedConcurrency: false,
       tracing: false,
       logRetention: 90,
+      driftMonitoring: { psiThreshold: 0.3, psiThresholdByService: { fraud_v1: 0.1 } },
     });
   });
 
