@@ -1,10 +1,8 @@
 /**
  * The profile handler, run daily by an EventBridge schedule: profiles the day before the
- * event's time (UTC) of every feature service, or the day `{"date": "YYYY-MM-DD"}` names to
- * redo one, and reports drift (app/profile-job.ts). Deployed, the SQL runs on Athena in the
- * store's workgroup; local mode and the tests give it DuckDB over the same objects.
- *
- * Settings (environment, read once): TESSERA_BUCKET, TESSERA_GLUE_DATABASE,
+ * event's time (UTC), or the day `{"date": "YYYY-MM-DD"}` names, and reports drift
+ * (app/profile-job.ts). Deployed, its SQL runs on Athena; local mode and the tests give it
+ * DuckDB. Settings (environment, read once): TESSERA_BUCKET, TESSERA_GLUE_DATABASE,
  * TESSERA_ATHENA_WORKGROUP, TESSERA_PROFILE_REFERENCE_DAYS (default 7).
  */
 import { AthenaQueryRunner } from '../adapters/athena-runner.js';
@@ -29,12 +27,8 @@ export interface ProfileHandlerOptions {
 }
 
 export function createProfileHandler(runtime: Runtime, options: ProfileHandlerOptions): (event?: ProfileEvent) => Promise<ProfileJobReport> {
-  const deps = {
-    ...options,
-    registry: runtime.registry,
-    sink: new S3ProfileSink(runtime.clients.s3, runtime.config.bucket),
-    metrics: options.metrics ?? new EmfPsiRecorder(),
-  };
+  const sink = new S3ProfileSink(runtime.clients.s3, runtime.config.bucket);
+  const deps = { ...options, registry: runtime.registry, sink, metrics: options.metrics ?? new EmfPsiRecorder() };
   return async (event = {}) => {
     const date = event.date ?? previousDay(event.time ? Date.parse(event.time) : runtime.now());
     const report = await runProfileJob({ date, ...(options.referenceDays ? { referenceDays: options.referenceDays } : {}) }, deps);
