@@ -8,6 +8,7 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { DriftMonitoringSettings } from './constructs/drift-monitoring.js';
 import { FeatureStoreStack, type FeatureStoreStackProps } from './feature-store-stack.js';
 
 export interface FeatureStoreAppProps extends FeatureStoreStackProps {
@@ -48,6 +49,7 @@ export const CONTEXT_KEYS = [
   'tessera:serveReservedConcurrency',
   'tessera:tracing',
   'tessera:logRetentionDays',
+  'tessera:psiThresholds',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -111,7 +113,25 @@ export function propsFromContext(context: (key: ContextKey) => unknown): Omit<Fe
     serveReservedConcurrency: concurrency === 'none' ? false : positive('tessera:serveReservedConcurrency'),
     tracing: flag('tessera:tracing'),
     logRetention: retentionDays(positive('tessera:logRetentionDays')),
+    driftMonitoring: psiThresholds(list('tessera:psiThresholds')),
   });
+}
+
+/** `0.25,fraud_v1=0.1`: a bare number is every service's PSI threshold, `service=number` one service's. */
+function psiThresholds(items: readonly string[]): DriftMonitoringSettings | undefined {
+  if (items.length === 0) return undefined;
+  const number = (text: string) => {
+    const n = Number(text);
+    if (text === '' || !Number.isFinite(n) || n <= 0) throw new Error(`tessera:psiThresholds: "${text}" is not a positive number`);
+    return n;
+  };
+  const byService = Object.fromEntries(items.filter((i) => i.includes('=')).map((i) => [i.slice(0, i.indexOf('=')), number(i.slice(i.indexOf('=') + 1))]));
+  const bare = items.filter((i) => !i.includes('='));
+  if (bare.length > 1) throw new Error(`tessera:psiThresholds: more than one default (${bare.join(', ')})`);
+  return {
+    ...(bare[0] !== undefined ? { psiThreshold: number(bare[0]) } : {}),
+    ...(Object.keys(byService).length ? { psiThresholdByService: byService } : {}),
+  };
 }
 
 /** A number of days CloudWatch Logs accepts as a retention (1, 3, 5, 7, 14, 30, …). */

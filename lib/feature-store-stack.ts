@@ -14,6 +14,7 @@ import type { Registry } from '../lambdas/core/registry.js';
 import { Audit } from './constructs/audit.js';
 import { BatchProcessing } from './constructs/batch-processing.js';
 import { Compaction } from './constructs/compaction.js';
+import { DriftMonitoring, type DriftMonitoringSettings } from './constructs/drift-monitoring.js';
 import type { FunctionSettings } from './constructs/handler-function.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -95,6 +96,8 @@ export interface FeatureStoreStackProps extends StackProps {
   readonly tracing?: boolean;
   /** Retention of every function's log group. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** The daily profile job's schedule and PSI alarm thresholds. @default daily at 00:30 UTC, PSI above 0.2 against the 7 days before */
+  readonly driftMonitoring?: DriftMonitoringSettings;
 }
 
 export class FeatureStoreStack extends Stack {
@@ -109,6 +112,7 @@ export class FeatureStoreStack extends Stack {
   readonly serving: Serving;
   readonly alarmTopic: sns.ITopic;
   readonly monitoring: Monitoring;
+  readonly driftMonitoring: DriftMonitoring;
   readonly audit: Audit;
 
   constructor(scope: Construct, id: string, props: FeatureStoreStackProps) {
@@ -168,6 +172,14 @@ export class FeatureStoreStack extends Stack {
       rawArchiveStreams: new Map([...this.rawArchive.deliveryStreams].map(([source, delivery]) => [source, delivery.ref])),
       alarmActions: [new cloudwatchActions.SnsAction(this.alarmTopic)],
       freshnessObjectives: new Map([...props.registry.freshnessMs].map(([view, ms]) => [view, Duration.millis(ms)])),
+    });
+    this.driftMonitoring = new DriftMonitoring(this, 'DriftMonitoring', {
+      ...props.driftMonitoring,
+      registry: props.registry,
+      bucket: this.offlineStore.bucket,
+      training: this.training,
+      alarmActions: [new cloudwatchActions.SnsAction(this.alarmTopic)],
+      functionSettings,
     });
 
     for (const role of this.importRoles('invokerRoleArns', 'Invoker', props.invokerRoleArns, 'execute-api:Invoke')) this.serving.grantInvoke(role);

@@ -1,15 +1,21 @@
 /**
- * Local mode's stand-in for EventBridge schedules: the compaction handler every hour, and
+ * Local mode's stand-in for EventBridge schedules: the compaction handler every hour, the
+ * profile handler every day (profiles of the day before, on DuckDB instead of Athena), and
  * the batch handler for every batch source with a `rate(...)` schedule, given the same
  * `{source, lookback}` event the stack's rule sends (core/schedule.ts). The handlers are
  * the deployed code; locally the batch handler has no queue, so each run applies its files
  * in place. As with EventBridge the first run comes one period after the start, and a run
  * still going when the next is due is not overlapped (that one is skipped).
  */
+
+import { LOCAL_DATABASE } from '../cli/offline-store.js';
+import { DEFAULT_PSI_THRESHOLD } from '../lambdas/app/profile-job.js';
 import { ratePeriodMs, scheduledRun } from '../lambdas/core/schedule.js';
 import { batchDependencies, createBatchHandler } from '../lambdas/handlers/batch.js';
 import { createCompactHandler } from '../lambdas/handlers/compact.js';
+import { createProfileHandler } from '../lambdas/handlers/profile.js';
 import type { Runtime } from '../lambdas/handlers/runtime.js';
+import { duckDbOfflineSql } from '../lambdas/sdk/offline-query.js';
 
 export interface TimerJob {
   /** Shown in log lines, e.g. `compaction`, `batch transactions_daily`. */
@@ -26,14 +32,31 @@ export interface TimerLog {
 export interface ScheduledJobsOptions {
   /** @default 1 hour, as the stack's compaction rule */
   readonly compactionEveryMs?: number;
+  /** @default 1 day, as the stack's profile schedule */
+  readonly profilesEveryMs?: number;
   /** Told about schedules local mode cannot run (cron expressions). */
   readonly log?: TimerLog;
 }
 
-/** The jobs EventBridge would run for the runtime's registry: compaction and each scheduled batch source. */
+/** The jobs EventBridge would run for the runtime's registry: compaction, the daily profiles and each scheduled batch source. */
 export function scheduledJobs(runtime: Runtime, options: ScheduledJobsOptions = {}): TimerJob[] {
   const compact = createCompactHandler(runtime);
-  const jobs: TimerJob[] = [{ name: 'compaction', everyMs: options.compactionEveryMs ?? 3_600_000, run: () => compact() }];
+  const profile = createProfileHandler(runtime, { database: LOCAL_DATABASE, sql: duckDbOfflineSql(runtime.clients.s3, runtime.config.bucket, LOCAL_DATABASE) });
+  const jobs: TimerJob[] = [
+    { name: 'compaction', everyMs: options.compactionEveryMs ?? 3_600_000, run: () => compact() },
+    {
+      name: 'profiles',
+      everyMs: options.profilesEveryMs ?? 86_400_000,
+      run: async () => {
+        const report = await profile();
+        return {
+          date: report.date,
+          objects: report.objects,
+          drifted: report.features.filter((f) => (f.psi ?? 0) > DEFAULT_PSI_THRESHOLD).map((f) => f.feature),
+        };
+      },
+    },
+  ];
   let batch: ReturnType<typeof createBatchHandler> | undefined;
   for (const source of runtime.registry.sources.values()) {
     if (source.kind !== 'batch' || source.schedule === undefined) continue;

@@ -220,3 +220,56 @@ export function profilesFromRows(rows: readonly Record<string, unknown>[], numer
   }
   return days;
 }
+
+const DAY_MS = 86_400_000;
+
+/** Day number (days since the epoch, as profileSql's "day") of an ISO date `YYYY-MM-DD`. */
+export const dayNumber = (date: string): number => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
+export const isoDay = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+/** A profile as plain JSON (sketch buckets and value counts as objects), e.g. a row of a stored daily profile. */
+export function profileToJson(p: Profile): Record<string, unknown> {
+  if (p.kind === 'numeric') {
+    const { mean, stddev } = moments(p);
+    const quantiles = Object.fromEntries([0.05, 0.25, 0.5, 0.75, 0.95].map((q) => [`p${Math.round(q * 100)}`, quantile(p, q)]));
+    return {
+      kind: p.kind,
+      count: p.count,
+      nulls: p.nulls,
+      mean,
+      stddev,
+      ...quantiles,
+      sum: p.sum,
+      sumSquares: p.sumSquares,
+      buckets: Object.fromEntries(p.buckets),
+    };
+  }
+  return { kind: p.kind, count: p.count, nulls: p.nulls, top: topValues(p), values: Object.fromEntries(p.values) };
+}
+
+export interface DayDrift {
+  /** The day's profile; absent when the day has no rows. */
+  readonly profile?: Profile;
+  /** The reference: the days before it, merged; absent when none of them has rows. */
+  readonly reference?: Profile;
+  /** Against the reference, when both exist. */
+  readonly comparison?: Comparison;
+}
+
+/**
+ * One day of a feature against the `referenceDays` days before it (the reference), from
+ * profiles by day number: the rule of the scheduled profile job.
+ */
+export function dayDrift(days: ReadonlyMap<number, Profile>, day: number, referenceDays: number): DayDrift {
+  const profile = days.get(day);
+  let reference: Profile | undefined;
+  for (let d = day - referenceDays; d < day; d++) {
+    const p = days.get(d);
+    if (p) reference = reference ? mergeProfiles(reference, p) : p;
+  }
+  return {
+    ...(profile ? { profile } : {}),
+    ...(reference ? { reference } : {}),
+    ...(profile && reference ? { comparison: compareProfiles(reference, profile) } : {}),
+  };
+}

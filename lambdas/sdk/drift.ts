@@ -16,6 +16,7 @@ import type { FeatureType } from '../core/definitions.js';
 import {
   type Comparison,
   compareProfiles,
+  isoDay,
   mergeProfiles,
   moments,
   type Profile,
@@ -136,7 +137,7 @@ export async function driftReport(request: DriftRequest, deps: DriftDeps): Promi
         .sort((a, b) => a[0] - b[0])
         .map(([day, profile]) => {
           const c = compareProfiles(trainingProfile, profile);
-          return { day: new Date(day * 86_400_000).toISOString().slice(0, 10), rows: profile.count, psi: psi(c.expected, c.actual) };
+          return { day: isoDay(day), rows: profile.count, psi: psi(c.expected, c.actual) };
         });
       drifts.push({ column: feature.column, type: feature.type, comparison, daily, training: summary(trainingProfile), served: summary(servedProfile) });
     }

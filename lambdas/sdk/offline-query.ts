@@ -7,8 +7,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDbQueryRunner, sqlString } from '../adapters/duckdb-runner.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DuckDbQueryRunner, DuckDbTrainingRunner, sqlString } from '../adapters/duckdb-runner.js';
 import type { TrainingSetRunner, ViewScan } from '../adapters/query-runner.js';
+import type { OfflineSql } from '../app/profile-job.js';
 import type { Row } from '../core/definitions.js';
 
 export interface OfflineQuery {
@@ -45,4 +47,10 @@ export async function runOfflineQuery(runner: TrainingSetRunner, query: OfflineQ
     db.close();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Offline SQL on DuckDB over the store's objects, fetched through the S3 API (local mode, tests): the profile job's local engine. */
+export function duckDbOfflineSql(s3: S3Client, bucket: string, database: string, tmpDir?: string): OfflineSql {
+  const runner = new DuckDbTrainingRunner({ s3, bucket });
+  return { run: (sql, views) => runOfflineQuery(runner, { sql, database, views }, tmpDir) };
 }

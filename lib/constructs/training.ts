@@ -168,7 +168,58 @@ export class Training extends Construct {
       }),
     );
     grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['glue:CreateTable', 'glue:DeleteTable'], resourceArns: [catalog, database, labelsTables] }));
-    grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] }));
+    grant.combine(this.grantViewRows(grantee, viewPrefixes));
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resourceArns: [this.bucket.arnForObjects(`${this.resultsPrefix}*`)],
+      }),
+    );
+    this.acknowledgeWildcards(grantee, labelsTables, viewPrefixes);
+    return grant;
+  }
+
+  /**
+   * Read-only queries over `views` in this workgroup, results left in its location (read back
+   * with GetQueryResults): what the daily profile job needs, and no more — no labels tables.
+   */
+  grantSelect(grantee: iam.IGrantable, views: readonly string[]): iam.Grant {
+    const db = this.databaseName;
+    const viewPrefixes = views.map((view) => `${OFFLINE_PREFIX}${view}/`);
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults'],
+      resourceArns: [this.arn('athena', 'workgroup', this.workgroupName)],
+    });
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['glue:GetDatabase', 'glue:GetTable'],
+        resourceArns: [this.arn('glue', 'catalog'), this.arn('glue', 'database', db), ...views.map((name) => this.arn('glue', 'table', `${db}/${name}`))],
+      }),
+    );
+    grant.combine(this.grantViewRows(grantee, viewPrefixes));
+    grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+        resourceArns: [this.bucket.arnForObjects(`${this.resultsPrefix}*`)],
+      }),
+    );
+    acknowledgeObjectPrefixes(
+      grantee,
+      this.bucket,
+      [...viewPrefixes, this.resultsPrefix],
+      () =>
+        `Queries read the offline rows of the views they profile (${OFFLINE_PREFIX}<view>/*) and Athena writes their results under ${this.resultsPrefix}*: prefixes are the narrowest scopes S3 offers.`,
+    );
+    return grant;
+  }
+
+  /** What Athena reads as the caller for a query over these views: the bucket's location, listings of the views and results, the views' rows. */
+  private grantViewRows(grantee: iam.IGrantable, viewPrefixes: readonly string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.bucket.bucketArn] });
     grant.combine(
       iam.Grant.addToPrincipal({
         grantee,
@@ -182,14 +233,6 @@ export class Training extends Construct {
         iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: viewPrefixes.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)) }),
       );
     }
-    grant.combine(
-      iam.Grant.addToPrincipal({
-        grantee,
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resourceArns: [this.bucket.arnForObjects(`${this.resultsPrefix}*`)],
-      }),
-    );
-    this.acknowledgeWildcards(grantee, labelsTables, viewPrefixes);
     return grant;
   }
 

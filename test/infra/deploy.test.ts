@@ -232,7 +232,7 @@ describe('raw archive', () => {
 describe('functions', () => {
   test('every function traces with X-Ray, logs to its own log group with a retention, and may write to that log group only', () => {
     const functions = ofType(synth.template, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     const resources = synth.template.toJSON().Resources;
     for (const [id, fn] of functions) {
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
@@ -297,6 +297,7 @@ describe('context keys', () => {
       'tessera:serveReservedConcurrency': 'none',
       'tessera:tracing': 'false',
       'tessera:logRetentionDays': '90',
+      'tessera:psiThresholds': '0.3,fraud_v1=0.1',
     };
     expect(propsFromContext((key) => context[key])).toEqual({
       stackId: 'TesseraB',
@@ -313,6 +314,7 @@ describe('context keys', () => {
       serveReservedConcurrency: false,
       tracing: false,
       logRetention: 90,
+      driftMonitoring: { psiThreshold: 0.3, psiThresholdByService: { fraud_v1: 0.1 } },
     });
   });
 

@@ -148,6 +148,7 @@ const FUNCTIONS = {
   BatchProcessingHandler: 'batch',
   ServingServeHandler: 'serve',
   CompactionHandler: 'compact',
+  DriftMonitoringHandler: 'profile',
 } as const;
 
 /**
@@ -166,13 +167,19 @@ const REACHABLE_NOT_SENT: Record<keyof typeof FUNCTIONS, Record<string, string>>
     'dynamodb:PutItem': 'compaction touches the offline store only',
     'kinesis:PutRecords': 'only the push route writes to streams',
   },
+  DriftMonitoringHandler: {
+    'dynamodb:BatchGetItem': 'the profile job reads the offline store only, through Athena',
+    'dynamodb:PutItem': 'the profile job reads the offline store only, through Athena',
+    'kinesis:PutRecords': 'only the push route writes to streams',
+    's3:DeleteObject': "athena-runner's training-set runner cleans up its labels; the profile job runs plain queries",
+  },
 };
 
 /** Actions a role holds for the service around the code, not for the code: event source mappings, on-failure destinations, tracing, logs. */
 const PLATFORM_ACTIONS =
   /^(xray:|logs:|kinesis:(DescribeStream|DescribeStreamSummary|GetRecords|GetShardIterator|ListShards|ListStreams|SubscribeToShard|DescribeStreamConsumer)$|sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueUrl|DeleteMessage|GetQueueAttributes)$)/;
 
-/** Data-plane actions Lambda itself takes with a function's role, on the function's behalf. */
+/** Data-plane actions a service takes with a function's role, on the function's behalf: Lambda, or Athena running its queries. */
 const LAMBDA_SERVICE_ACTIONS: Record<keyof typeof FUNCTIONS, readonly string[]> = {
   // The S3 on-failure destination of the stream mappings (ListBucket besides PutObject, Lambda developer guide).
   ProcessingStreamHandler: ['s3:ListBucket'],
@@ -180,6 +187,8 @@ const LAMBDA_SERVICE_ACTIONS: Record<keyof typeof FUNCTIONS, readonly string[]> 
   ServingServeHandler: [],
   // Asynchronous invocations that failed every attempt, sent to the dead-letter queue.
   CompactionHandler: ['sqs:SendMessage'],
+  // Athena reads the Glue tables and the offline rows, and writes the results, as the caller.
+  DriftMonitoringHandler: ['glue:GetDatabase', 'glue:GetTable', 's3:GetBucketLocation', 's3:AbortMultipartUpload'],
 };
 
 /** The IAM action a command needs, where it is not the command's own name. */

@@ -256,15 +256,25 @@ describe('the discovery file', () => {
 });
 
 describe('local mode timers', { timeout: 60_000 }, () => {
-  it('schedule compaction hourly and each rate() batch source at its period; cron schedules are left to the user', () => {
+  it('schedule compaction hourly, the profiles daily and each rate() batch source at its period; cron schedules are left to the user', () => {
     const warnings: string[] = [];
     const jobs = scheduledJobs(store.runtime, { log: { info: () => {}, warn: (m) => warnings.push(m) } });
     expect(jobs.map((j) => [j.name, j.everyMs])).toEqual([
       ['compaction', 3_600_000],
+      ['profiles', 86_400_000],
       ['batch chargebacks', 3_600_000],
       ['batch card_exports', 300_000],
     ]);
     expect(warnings).toEqual([expect.stringContaining('batch source nightly_exports: local mode runs rate(...) schedules only')]);
+  });
+
+  it('run the daily profiles over the local offline store on DuckDB: one object per feature service for yesterday', async () => {
+    const profiles = scheduledJobs(store.runtime).find((job) => job.name === 'profiles');
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+    const result = await profiles?.run();
+
+    expect(result).toMatchObject({ date: yesterday, objects: [...registry.services.keys()].map((s) => `profiles/${s}/date=${yesterday}/profiles.jsonl`) });
   });
 
   it('run the batch handler of a scheduled source as EventBridge would, over its lookback, and stop cleanly', async () => {

@@ -10,12 +10,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { driftCommand } from '../../cli/drift.js';
 import { mulberry32 } from '../../features/generator.js';
 import { DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
-import { entity, featureService, featureView, streamSource } from '../../lambdas/core/definitions.js';
-import { Registry } from '../../lambdas/core/registry.js';
+import { shopRegistry } from '../support/shop-orders.js';
 import { streamEvents } from '../support/stream-events.js';
 import { useTarget } from '../support/use-target.js';
 
@@ -26,22 +24,7 @@ const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 6, 1);
 const NOW = T0 + 5 * DAY;
 
-const buyer = entity({ name: 'buyer', joinKey: 'user_id' });
-const orders = streamSource({
-  name: 'orders',
-  schema: z.object({ id: z.string(), ts: z.number(), user_id: z.string(), amount: z.number(), country: z.string() }),
-  eventTimeField: 'ts',
-  eventIdField: 'id',
-});
-const lastOrder = featureView({
-  name: 'last_order',
-  entities: [buyer],
-  source: orders,
-  features: { amount: 'float', country: 'string' },
-  owner: 'tests',
-  description: 'generated',
-});
-const registry = new Registry([buyer, orders, lastOrder, featureService({ name: 'shop_v1', features: [lastOrder], owner: 'tests', description: 'generated' })]);
+const registry = shopRegistry();
 
 let dir: string;
 beforeAll(async () => {

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { bucketValue, compareProfiles, ks, mergeProfiles, type NumericProfile, psi, quantile, sketchBucket } from '../../lambdas/core/drift.js';
+import { previousDay } from '../../lambdas/app/profile-job.js';
+import {
+  bucketValue,
+  compareProfiles,
+  dayDrift,
+  dayNumber,
+  ks,
+  mergeProfiles,
+  type NumericProfile,
+  type Profile,
+  psi,
+  quantile,
+  sketchBucket,
+} from '../../lambdas/core/drift.js';
 
 const profileOf = (values: readonly (number | null)[]): NumericProfile => {
   const buckets = new Map<number, number>();
@@ -63,5 +76,23 @@ describe('drift', () => {
     expect(c.bins).toEqual(['DE', 'FR', 'other', 'null']);
     expect(c.actual).toEqual([0.25, 0.25, 0.25, 0.25]);
     expect(c.psi).toBeGreaterThan(0.25);
+  });
+
+  it('compares a day with the days before it only, merged: not with itself, nor with days outside the reference', () => {
+    const day = dayNumber('2026-07-08');
+    const days = new Map<number, Profile>([
+      [day - 8, profileOf([1000, 1000])], // outside a 7-day reference
+      [day - 7, profileOf([10, 11])],
+      [day - 1, profileOf([12, 13])],
+      [day, profileOf([10, 11, 12, 13])],
+      [day + 1, profileOf([500])],
+    ]);
+
+    const drift = dayDrift(days, day, 7);
+
+    expect(drift.reference).toEqual(mergeProfiles(days.get(day - 7) as Profile, days.get(day - 1) as Profile));
+    expect(drift.comparison?.psi).toBeLessThan(0.01);
+    expect(dayDrift(days, day - 8, 7)).toEqual({ profile: days.get(day - 8) });
+    expect(previousDay(Date.parse('2026-07-09T00:30:00Z'))).toBe('2026-07-08');
   });
 });
