@@ -37,7 +37,9 @@ import { startEmulators } from '../local/emulators.js';
 import { ensureTable } from '../local/resources.js';
 import { MemoryOnlineStore } from '../test/support/memory-online-store.js';
 
-const { values: args } = parseArgs({ options: { users: { type: 'string', default: '200' }, quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { users: { type: 'string', default: '200' }, quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
 const QUICK = args.quick;
 const registry = Registry.fromModule(demo);
 const source = demo.transactions;

@@ -5,6 +5,8 @@
  * whole items, each conditional on the version read, so concurrent writers and retried batches
  * never lose or double-apply an update.
  */
+
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -13,7 +15,6 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
 
 export interface OnlineStore {
