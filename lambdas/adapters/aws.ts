@@ -38,11 +38,14 @@ export interface AwsClients {
 
 /**
  * Keep-alive HTTP/1.1 for every client: it saves a TLS handshake per call in Lambda, and
- * kinesalite cannot speak the HTTP/2 the Kinesis client would otherwise pick.
+ * kinesalite cannot speak the HTTP/2 the Kinesis client would otherwise pick. Against an
+ * endpoint override (the emulators, LocalStack: Node or Python servers that close a connection
+ * idle for 5 s) an idle socket is closed after 4 s by the client first: reusing one the server
+ * is closing at that moment fails with `read ECONNRESET`.
  */
-function httpHandler(): NodeHttpHandler {
+function httpHandler(endpoint: string | undefined): NodeHttpHandler {
   return new NodeHttpHandler({
-    httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+    httpAgent: new Agent({ keepAlive: true, maxSockets: 64, ...(endpoint ? { timeout: 4_000 } : {}) }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
@@ -55,7 +58,7 @@ function settings(access: AwsAccess, endpoint: string | undefined) {
     region: access.region,
     ...(access.credentials ? { credentials: access.credentials } : {}),
     ...(endpoint ? { endpoint } : {}),
-    requestHandler: httpHandler(),
+    requestHandler: httpHandler(endpoint),
   };
 }
 
