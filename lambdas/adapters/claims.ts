@@ -10,7 +10,9 @@
  * than every window of its source, so it changes no aggregate, and as the latest row it
  * carries the same values (the README says what that means offline).
  */
+
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { forEachInFlight } from './in-flight.js';
 import type { CapacityMeter } from './online-store.js';
 
 export interface Claim {
@@ -49,37 +51,32 @@ export class DynamoEventClaims implements EventClaims {
   async claim(source: string, claims: readonly Claim[], now: number, expiresAt: number): Promise<ClaimOutcome> {
     const duplicates = new Set<string>();
     const failed = new Set<string>();
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < claims.length; i = next++) {
-        const { eventId, position } = claims[i] as Claim;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const response = await this.client.send(
-              new PutItemCommand({
-                TableName: this.tableName,
-                Item: { pk: { S: claimKey(source, eventId) }, p: { S: position }, ttl: { N: String(Math.ceil(expiresAt / 1000)) } },
-                // Free, ours already (a redelivery), or expired but not yet deleted by DynamoDB's TTL sweep.
-                ConditionExpression: 'attribute_not_exists(pk) OR p = :p OR #ttl < :now',
-                ExpressionAttributeNames: { '#ttl': 'ttl' },
-                ExpressionAttributeValues: { ':p': { S: position }, ':now': { N: String(Math.floor(now / 1000)) } },
-                ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
-              }),
-            );
-            if (this.capacity) this.capacity.write(response.ConsumedCapacity?.CapacityUnits ?? 0);
-            break;
-          } catch (error) {
-            if (error instanceof ConditionalCheckFailedException) duplicates.add(position);
-            else if (attempt < ATTEMPTS) {
-              await sleep(10 * 2 ** attempt * (0.5 + Math.random() / 2));
-              continue;
-            } else failed.add(position);
-            break;
-          }
+    await forEachInFlight(claims, IN_FLIGHT, async ({ eventId, position }) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const response = await this.client.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: { pk: { S: claimKey(source, eventId) }, p: { S: position }, ttl: { N: String(Math.ceil(expiresAt / 1000)) } },
+              // Free, ours already (a redelivery), or expired but not yet deleted by DynamoDB's TTL sweep.
+              ConditionExpression: 'attribute_not_exists(pk) OR p = :p OR #ttl < :now',
+              ExpressionAttributeNames: { '#ttl': 'ttl' },
+              ExpressionAttributeValues: { ':p': { S: position }, ':now': { N: String(Math.floor(now / 1000)) } },
+              ...(this.capacity ? { ReturnConsumedCapacity: 'TOTAL' } : {}),
+            }),
+          );
+          if (this.capacity) this.capacity.write(response.ConsumedCapacity?.CapacityUnits ?? 0);
+          break;
+        } catch (error) {
+          if (error instanceof ConditionalCheckFailedException) duplicates.add(position);
+          else if (attempt < ATTEMPTS) {
+            await sleep(10 * 2 ** attempt * (0.5 + Math.random() / 2));
+            continue;
+          } else failed.add(position);
+          break;
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, claims.length) }, worker));
+    });
     return { duplicates, failed };
   }
 }

@@ -16,6 +16,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
+import { forEachInFlight } from './in-flight.js';
 
 export interface OnlineStore {
   /** Items by partition key, read whole; keys with no item are absent. */
@@ -36,6 +37,8 @@ export interface CapacityMeter {
 
 const BATCH_GET_LIMIT = 100;
 const WRITE_ATTEMPTS = 5;
+/** Entities written at once by one apply (each up to three PutItems in turn). */
+const WRITES_IN_FLIGHT = 32;
 const WRITE_READ_DEADLINE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -175,32 +178,30 @@ export class DynamoOnlineStore implements OnlineStore {
     const failed: string[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
       const conflicts: string[] = [];
-      await Promise.all(
-        pending.map(async (entityId) => {
-          const keys = keysOf(entityId);
-          const before = keys.map((key) => current.get(key));
-          const write = applyToGroup(group, groupKey(group, entityId), before, rowsByEntity.get(entityId) ?? [], now);
-          for (const [i, item] of write.tiers.entries()) {
-            if (!item) continue;
-            let written: boolean;
-            try {
-              written = await this.put(item, before[i]);
-            } catch {
-              // The rows live in the hot item: only its failure fails them. A later tier's
-              // step (absorbing deltas) is left to the next write, which redoes it.
-              if (i === 0) failed.push(entityId);
-              return;
-            }
-            if (written) continue;
-            if (i === 0) {
-              // Another writer (a concurrent shard) won the race: back off, re-read, re-apply.
-              if (attempt < WRITE_ATTEMPTS - 1) conflicts.push(entityId);
-              else failed.push(entityId);
-            }
+      await forEachInFlight(pending, WRITES_IN_FLIGHT, async (entityId) => {
+        const keys = keysOf(entityId);
+        const before = keys.map((key) => current.get(key));
+        const write = applyToGroup(group, groupKey(group, entityId), before, rowsByEntity.get(entityId) ?? [], now);
+        for (const [i, item] of write.tiers.entries()) {
+          if (!item) continue;
+          let written: boolean;
+          try {
+            written = await this.put(item, before[i]);
+          } catch {
+            // The rows live in the hot item: only its failure fails them. A later tier's
+            // step (absorbing deltas) is left to the next write, which redoes it.
+            if (i === 0) failed.push(entityId);
             return;
           }
-        }),
-      );
+          if (written) continue;
+          if (i === 0) {
+            // Another writer (a concurrent shard) won the race: back off, re-read, re-apply.
+            if (attempt < WRITE_ATTEMPTS - 1) conflicts.push(entityId);
+            else failed.push(entityId);
+          }
+          return;
+        }
+      });
       pending = conflicts;
       if (pending.length > 0) {
         await sleep((5 + Math.random() * 20) * 2 ** attempt);
