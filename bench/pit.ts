@@ -115,9 +115,7 @@ function queries(timeRange: { min: number; max: number }): Record<QueryName, str
          QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')}, event_id, event_ts ORDER BY ingest_ts) = 1)
         UNION ALL
         SELECT DISTINCT ${keys.join(', ')}, event_timestamp, 1, NULL, NULL, ${asServed ? 'NULL, ' : ''}${features.map(() => 'NULL').join(', ')} FROM bench.labels`;
-      const candidates = asServed
-        ? `SELECT * FROM (${interleaved}) QUALIFY lbl = 1 OR event_ts = max(event_ts) OVER (${order})`
-        : interleaved;
+      const candidates = asServed ? `SELECT * FROM (${interleaved}) QUALIFY lbl = 1 OR event_ts = max(event_ts) OVER (${order})` : interleaved;
       return `v${i} AS (
   SELECT ${keys.join(', ')}, ts AS t, ${features.map((f) => `CASE WHEN w.event_ts > ts - ${ttl} THEN w.${f} END AS ${f}`).join(', ')}
   FROM (
