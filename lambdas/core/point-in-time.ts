@@ -2,7 +2,7 @@
  * The point-in-time SQL: one query, generated from the definitions, that joins label rows to
  * the offline rows of every feature view the way the online API would have answered at each
  * label's time. The same text runs on Athena (Trino) and DuckDB: only portable constructs
- * (CTEs, GROUP BY, ROW_NUMBER and running-sum windows, UNION ALL, equi-joins with range
+ * (CTEs, GROUP BY, ROW_NUMBER, running sum and max windows, UNION ALL, equi-joins with range
  * conditions), quoted identifiers, and timestamps as epoch-millisecond BIGINTs compared with
  * integer arithmetic; it is executed on Trino 476 as well as DuckDB in the tests (the `trino`
  * target). Per view, rows and label times are interleaved in sorted windows (`latestMatchCtes`):
