@@ -2,11 +2,11 @@
  * The point-in-time SQL: one query, generated from the definitions, that joins label rows to
  * the offline rows of every feature view the way the online API would have answered at each
  * label's time. The same text runs on Athena (Trino) and DuckDB: only portable constructs
- * (CTEs, GROUP BY, ROW_NUMBER and running-sum windows, UNION ALL, equi-joins with range
+ * (CTEs, GROUP BY, ROW_NUMBER, running sum and max windows, UNION ALL, equi-joins with range
  * conditions), quoted identifiers, and timestamps as epoch-millisecond BIGINTs compared with
  * integer arithmetic; it is executed on Trino 476 as well as DuckDB in the tests (the `trino`
- * target). By event time, per view, rows and label times are interleaved in one sorted window
- * (`latestMatchCtes`); as served, rows are range-joined to label times (`servedMatchCtes`).
+ * target). Per view, rows and label times are interleaved in sorted windows (`latestMatchCtes`):
+ * by event time, or as served by the time a row was both known and due.
  *
  * The rules, for each label row (entity keys, time t) and each view:
  * - the row with the largest event_ts such that event_ts <= t and, when the view has a TTL,
@@ -131,7 +131,7 @@ export function pointInTimeSql(query: PointInTimeQuery): string {
     const features = all.filter((f) => f.kind !== 'aggregation');
     if (!features.length) return;
     const input: ViewMatch = { query, view, i, keys, t, features, ctes };
-    const match = query.asServed ? servedMatchCtes(input) : latestMatchCtes(input);
+    const match = latestMatchCtes(input);
     const alias = ident(`m${i}`);
     joins.push(
       `LEFT JOIN ${match} AS ${alias}\n  ON ${[...keys.map((k) => `${alias}.${k} = ${ident('l')}.${k}`), `${alias}.${t} = ${ident('l')}.${t}`].join(' AND ')}`,
@@ -161,101 +161,87 @@ interface ViewMatch {
 }
 
 /**
- * The latest row by event time, as one sort per view instead of a range join: the view's
- * rows (first-ingested copy of each event) and the distinct label times, interleaved in one
- * window ordered by (time, rows before labels, ingest_ts, event_id). A running count of rows
- * numbers the groups: each label falls in the group opened by the last row at or before its
- * time. Only labels and the rows right before a label (`lead`, same sort) go on, so the second
- * window — carrying that row's values to the labels of its group — sees at most twice the
- * labels, not the rows; then the TTL. Cost: one sort of rows + labels, no join of rows ×
- * labels within the TTL (at bench:pit's size about the time of a hand-written window query
- * and its memory). Portable window functions only: no IGNORE NULLS, structs or QUALIFY.
- * Returns the CTE holding (keys, t, features).
+ * The latest row, as sorts per view instead of a range join: the view's rows (first-ingested
+ * copy of each event) and the distinct label times, interleaved in one window per entity.
+ *
+ * By event time the window is ordered by (event_ts | t, rows before labels, ingest_ts,
+ * event_id), so the latest row before a label is simply the last row before it. A running
+ * count of rows numbers the groups: each label falls in the group opened by the last row at or
+ * before its time. Only labels and the rows right before a label (`lead`, same sort) go on, so
+ * the last window — carrying that row's values to the labels of its group — sees at most twice
+ * the labels, not the rows; then the TTL.
+ *
+ * As served, a row counts for t once it is both known and due: ingest_ts <= t and event_ts <= t,
+ * that is from greatest(event_ts, ingest_ts) — "known at". Ordered by (known at | t, rows before
+ * labels, ingest_ts, event_id), the latest row by event time is no longer the last one: it is
+ * the last *record*, a row whose event_ts is at least every earlier row's (a running max; ties
+ * go to the later row, which is the later ingest_ts, then the larger event_id — the rules'
+ * tie-break, since known at grows with ingest_ts for one event_ts). Rows that are not records
+ * are dropped, and the records and labels, in that order (`__pos`), go through the same group
+ * and carry steps as by event time.
+ *
+ * Cost: one sort of rows + labels (as served two), no join of rows × labels within the TTL (at
+ * bench:pit's size about the time of a hand-written window query and its memory). Portable
+ * window functions only: no IGNORE NULLS, structs or QUALIFY. Returns the CTE holding (keys, t,
+ * features).
  */
 function latestMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
   const first = ident(`__v${i}_latest_first`);
+  const known = ident(`__v${i}_known`);
   const seq = ident(`__v${i}_seq`);
   const match = ident(`__v${i}_match`);
   const ttl = ttlMs(view);
-  const [ts, label, group] = ['__ts', '__label', '__group'].map(ident) as [string, string, string];
+  const asServed = query.asServed === true;
+  const [ts, label, group, pos, top] = ['__ts', '__label', '__group', '__pos', '__top'].map(ident) as [string, string, string, string, string];
+  const [eventTsColumn, ingestTs, eventId] = [EVENT_TS, INGEST_TS, EVENT_ID].map(ident) as [string, string, string];
   const featureColumns = features.map((f) => ident(f.feature));
-  const system = [EVENT_TS, INGEST_TS, EVENT_ID].map(ident);
-  const all = [...keys, ...system, ...featureColumns];
+  const all = [...keys, eventTsColumn, ingestTs, eventId, ...featureColumns];
   ctes.push(
     // Copies of an event count once: the one ingested first.
     `${first} AS (\n  SELECT ${all.join(', ')}\n  FROM (\n    SELECT ${all.join(', ')},\n` +
-      `      ROW_NUMBER() OVER (PARTITION BY ${[...keys, ident(EVENT_ID), ident(EVENT_TS)].join(', ')} ORDER BY ${ident(INGEST_TS)}) AS ${ident('__copy')}\n` +
+      `      ROW_NUMBER() OVER (PARTITION BY ${[...keys, eventId, eventTsColumn].join(', ')} ORDER BY ${ingestTs}) AS ${ident('__copy')}\n` +
       `    FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n  ) AS ${ident('__f')}\n  WHERE ${ident('__copy')} = 1\n)`,
   );
   const nulls = (n: number) => Array.from({ length: n }, () => 'NULL');
   const next = ident('__next');
-  const order = `${keys.join(', ')} ORDER BY ${ts}, ${label}, ${ident(INGEST_TS)}, ${ident(EVENT_ID)}`;
-  const known = [...keys, t].map((c) => `${c} IS NOT NULL`).join(' AND ');
+  // A row's time in the sort: its event time, or as served when it is known and due.
+  const rowTime = asServed ? `CASE WHEN ${ingestTs} > ${eventTsColumn} THEN ${ingestTs} ELSE ${eventTsColumn} END` : eventTsColumn;
+  const carried = [...(asServed ? [eventTsColumn] : []), ...featureColumns];
+  const labelsKnown = [...keys, t].map((c) => `${c} IS NOT NULL`).join(' AND ');
+  const interleaved =
+    `    SELECT ${[...keys, `${rowTime} AS ${ts}`, `0 AS ${label}`, ingestTs, eventId, ...carried].join(', ')}\n    FROM ${first}` +
+    `${asServed ? `\n    WHERE ${ingestTs} IS NOT NULL` : ''}\n` +
+    `    UNION ALL\n    SELECT ${[...keys, `${t} AS ${ts}`, `1 AS ${label}`, ...nulls(2 + carried.length)].join(', ')}\n` +
+    `    FROM ${ident(`__v${i}_times`)}\n    WHERE ${labelsKnown}`;
+  const timeOrder = `${keys.join(', ')} ORDER BY ${ts}, ${label}, ${ingestTs}, ${eventId}`;
+  let order: string;
+  let sequenced: string;
+  if (asServed) {
+    ctes.push(
+      `${known} AS (\n  SELECT ${[...keys, ts, label, ...carried].join(', ')},\n` +
+        `    ROW_NUMBER() OVER (PARTITION BY ${timeOrder}) AS ${pos},\n` +
+        `    max(${eventTsColumn}) OVER (PARTITION BY ${timeOrder} ROWS UNBOUNDED PRECEDING) AS ${top}\n` +
+        `  FROM (\n${interleaved}\n  ) AS ${ident('__u')}\n)`,
+    );
+    order = `${keys.join(', ')} ORDER BY ${pos}`;
+    sequenced = `${known}\n  WHERE ${label} = 1 OR ${eventTsColumn} = ${top}`;
+  } else {
+    order = timeOrder;
+    sequenced = `(\n${interleaved}\n  ) AS ${ident('__u')}`;
+  }
   ctes.push(
-    `${seq} AS (\n  SELECT ${[...keys, ts, label, ...featureColumns].join(', ')},\n` +
+    `${seq} AS (\n  SELECT ${[...keys, ts, label, ...carried].join(', ')},\n` +
       `    sum(1 - ${label}) OVER (PARTITION BY ${order} ROWS UNBOUNDED PRECEDING) AS ${group},\n` +
       `    lead(${label}) OVER (PARTITION BY ${order}) AS ${next}\n` +
-      `  FROM (\n    SELECT ${[...keys, `${ident(EVENT_TS)} AS ${ts}`, `0 AS ${label}`, ident(INGEST_TS), ident(EVENT_ID), ...featureColumns].join(', ')}\n    FROM ${first}\n` +
-      `    UNION ALL\n    SELECT ${[...keys, `${t} AS ${ts}`, `1 AS ${label}`, ...nulls(2 + featureColumns.length)].join(', ')}\n` +
-      `    FROM ${ident(`__v${i}_times`)}\n    WHERE ${known}\n  ) AS ${ident('__u')}\n)`,
+      `  FROM ${sequenced}\n)`,
   );
   const eventTs = ident('__event_ts');
   const fromRow = (c: string) => `max(CASE WHEN ${label} = 0 THEN ${c} END) OVER (PARTITION BY ${[...keys, group].join(', ')})`;
   const inRange = [`${label} = 1`, `${eventTs} IS NOT NULL`, ...(ttl !== undefined ? [`${eventTs} > ${ts} - ${ttl}`] : [])];
   ctes.push(
     `${match} AS (\n  SELECT ${[...keys, `${ts} AS ${t}`, ...featureColumns].join(', ')}\n  FROM (\n` +
-      `    SELECT ${[...keys, ts, label, `${fromRow(ts)} AS ${eventTs}`, ...featureColumns.map((c) => `${fromRow(c)} AS ${c}`)].join(',\n      ')}\n` +
+      `    SELECT ${[...keys, ts, label, `${fromRow(asServed ? eventTsColumn : ts)} AS ${eventTs}`, ...featureColumns.map((c) => `${fromRow(c)} AS ${c}`)].join(',\n      ')}\n` +
       `    FROM ${seq}\n    WHERE ${label} = 1 OR ${next} = 1\n  ) AS ${ident('__w')}\n  WHERE ${inRange.join(' AND ')}\n)`,
-  );
-  return match;
-}
-
-/**
- * As served (ingest_ts <= t as well), no single order fits every label, so rows are joined to
- * label times: the latest event time in range by a hash aggregation, then a ranking of only
- * the rows at that time.
- */
-function servedMatchCtes({ query, view, i, keys, t, features, ctes }: ViewMatch): string {
-  const rows = ident(`__v${i}_rows`);
-  const best = ident(`__v${i}_best`);
-  const match = ident(`__v${i}_match`);
-  const columns = [...keys, ident(EVENT_TS), ident(INGEST_TS), ident(EVENT_ID), ...features.map((f) => ident(f.feature))];
-  const ttl = ttlMs(view);
-
-  const q = (c: string) => `${ident('q')}.${c}`;
-  const r = (c: string) => `${ident('r')}.${c}`;
-  const b = (c: string) => `${ident('b')}.${c}`;
-  const featureColumns = features.map((f) => ident(f.feature));
-
-  ctes.push(
-    `${rows} AS (\n  SELECT ${columns.join(', ')}\n  FROM ${tableName({ database: query.database, table: view.name })}${pruning(view, query.timeRange)}\n)`,
-  );
-  // Step 1, the latest event time in range: a hash aggregation, far cheaper than ranking
-  // every candidate row. Copies of an event change nothing here — one exists by t exactly
-  // when the first-ingested one does — so they are dropped only among the few rows of step 2.
-  const inRange = [
-    ...keys.map((k) => `${r(k)} = ${q(k)}`),
-    `${r(ident(EVENT_TS))} <= ${q(t)}`,
-    ...(ttl !== undefined ? [`${r(ident(EVENT_TS))} > ${q(t)} - ${ttl}`] : []),
-    `${r(ident(INGEST_TS))} <= ${q(t)}`,
-  ];
-  ctes.push(
-    `${best} AS (\n  SELECT ${[...keys, t].map(q).join(', ')}, max(${r(ident(EVENT_TS))}) AS ${ident('__best')}\n` +
-      `  FROM ${ident(`__v${i}_times`)} AS ${ident('q')}\n  JOIN ${rows} AS ${ident('r')}\n    ON ${inRange.join('\n    AND ')}\n` +
-      `  GROUP BY ${[...keys, t].map(q).join(', ')}\n)`,
-  );
-  // Step 2, among the rows at that event time: the first-ingested copy of each event, then
-  // the later ingest_ts, then the larger event_id.
-  const atBest = [...keys.map((k) => `${r(k)} = ${b(k)}`), `${r(ident(EVENT_TS))} = ${b(ident('__best'))}`, `${r(ident(INGEST_TS))} <= ${b(t)}`];
-  const group = [...keys, t].join(', ');
-  ctes.push(
-    `${match} AS (\n  SELECT ${[...keys, t, ...featureColumns].join(', ')}\n  FROM (\n` +
-      `    SELECT ${[...keys, t, ...featureColumns].join(', ')},\n` +
-      `      ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY ${ident(INGEST_TS)} DESC, ${ident(EVENT_ID)} DESC) AS ${ident('__rank')}\n` +
-      `    FROM (\n      SELECT ${[...keys, t].map(b).join(', ')}, ${[INGEST_TS, EVENT_ID].map((c) => r(ident(c))).join(', ')}, ${featureColumns.map(r).join(', ')},\n` +
-      `        ROW_NUMBER() OVER (PARTITION BY ${[...keys, t].map(b).join(', ')}, ${r(ident(EVENT_ID))} ORDER BY ${r(ident(INGEST_TS))}) AS ${ident('__copy')}\n` +
-      `      FROM ${best} AS ${ident('b')}\n      JOIN ${rows} AS ${ident('r')}\n        ON ${atBest.join('\n        AND ')}\n` +
-      `    ) AS ${ident('__c')}\n    WHERE ${ident('__copy')} = 1\n  ) AS ${ident('__m')}\n  WHERE ${ident('__rank')} = 1\n)`,
   );
   return match;
 }

@@ -34,11 +34,11 @@ const DAY = 24 * HOUR;
 /** 22:30 UTC: two days of offsets cross midnight and many hours. */
 const T0 = Date.UTC(2024, 2, 9, 22, 30, 0);
 
-/** Offsets of events from an anchor time: exactly at it, just around it, exactly at and around each TTL. */
-const EDGES = [0, -1, 1, -SECOND, -SECOND + 1, -SECOND - 1, -HOUR, -HOUR + 1, -HOUR - 1, -DAY, -DAY + 1, -DAY - 1];
+/** Offsets of events from an anchor time: exactly at it, just around it, exactly at and around each TTL, ahead of it (with a negative lag: known before due). */
+const EDGES = [0, -1, 1, -SECOND, -SECOND + 1, -SECOND - 1, -HOUR, -HOUR + 1, -HOUR - 1, -DAY, -DAY + 1, -DAY - 1, SECOND, HOUR];
 const offset = fc.oneof(fc.constantFrom(...EDGES), fc.integer({ min: -2 * DAY, max: 0 }));
-/** Ingest lag: immediate, tiny, late (hours after the event), or exactly at the anchor. */
-const lag = fc.oneof(fc.constantFrom(0, 1, 500, 3 * HOUR), fc.constant('at-anchor' as const), fc.integer({ min: 0, max: DAY }));
+/** Ingest lag: immediate, tiny, late (hours after the event), exactly at the anchor, or before the event (within a source's maxFutureSkew). */
+const lag = fc.oneof(fc.constantFrom(0, 1, 500, 3 * HOUR, -1, -500, -HOUR), fc.constant('at-anchor' as const), fc.integer({ min: 0, max: DAY }));
 const STRINGS = ['1', '12', '23', '3'];
 const INTS = [1, 12, 23, 3];
 

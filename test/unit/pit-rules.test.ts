@@ -165,6 +165,12 @@ describe('point-in-time rules', () => {
     expect(column(await trainingSet(rows, [label(T + 1)], { asServed: true }), 'by_user__x')).toEqual([3]);
   });
 
+  it('as served, counts a row ingested ahead of its event time (future skew) only from its event time', async () => {
+    const ahead = u1(T + 1, 2, { ingestTs: T - HOUR });
+    const rows = { by_user: [u1(T - HOUR, 1, { ingestTs: T - HOUR }), ahead] };
+    expect(column(await trainingSet(rows, [label(T), label(T + 1)], { asServed: true }), 'by_user__x')).toEqual([1, 2]);
+  });
+
   it('joins views with different entity keys side by side', async () => {
     const out = await trainingSet(
       {

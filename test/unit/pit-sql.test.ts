@@ -74,9 +74,10 @@ describe('point-in-time SQL text', () => {
     });
   });
 
-  it('adds ingest_ts <= t only when as served', () => {
-    expect(pointInTimeSql(query())).not.toContain('"ingest_ts" <= "q"');
-    expect(pointInTimeSql(query({ asServed: true }))).toContain(`"r"."ingest_ts" <= "q"."${TS}"`);
+  it('orders rows by when they were known and due only when as served', () => {
+    const knownAt = 'CASE WHEN "ingest_ts" > "event_ts" THEN "ingest_ts" ELSE "event_ts" END AS "__ts"';
+    expect(pointInTimeSql(query())).not.toContain(knownAt);
+    expect(pointInTimeSql(query({ asServed: true }))).toContain(knownAt);
   });
 
   it('names output columns <view>__<feature>, after __row and the label columns', () => {
