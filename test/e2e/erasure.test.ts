@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import { DuckDbQueryRunner, DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
 import type { ErasureReceipt } from '../../lambdas/core/erasure.js';
-import type { ErasureResult } from '../../lambdas/sdk/erasure.js';
+import type { ErasureResult } from '../../lambdas/app/erasure.js';
 import { buildTrainingSet } from '../../lambdas/sdk/training-set.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
 import { type CliWorkdir, cliWorkdir } from '../support/cli-workdir.js';
