@@ -40,7 +40,11 @@ export async function eraseCommand(options: EraseOptions, registry: Registry, en
   if (options.status !== undefined) return showStatus(options, env, out);
   if (!options.entity) throw new ValidationError('give --entity <join key>=<value>, or --status <job id> with --stack');
   const subject = parseSubject(registry, options.entity);
-  const request: ErasureRequest = { entity: options.entity, erasedBy: options.by ?? userInfo().username, ...(options.reason ? { reason: options.reason } : {}) };
+  const request: ErasureRequest = {
+    entity: options.entity,
+    erasedBy: options.by ?? userInfo().username,
+    ...(options.reason ? { reason: options.reason } : {}),
+  };
   const progress = (job: ErasureJob) => {
     if (!options.json) out(`  ${progressLine(job)}`);
   };
@@ -68,14 +72,23 @@ async function eraseLocally(registry: Registry, request: ErasureRequest, progres
   }
 }
 
-async function eraseDeployed(options: EraseOptions, request: ErasureRequest, env: NodeJS.ProcessEnv, progress: (job: ErasureJob) => void): Promise<ErasureResult> {
+async function eraseDeployed(
+  options: EraseOptions,
+  request: ErasureRequest,
+  env: NodeJS.ProcessEnv,
+  progress: (job: ErasureJob) => void,
+): Promise<ErasureResult> {
   const outputs = await readStackOutputs({ stack: options.stack as string, ...(options.region ? { region: options.region } : {}) }, env);
   const functionName = outputs.require('EraseFunctionName');
   const lambda = new LambdaClient({ region: outputs.region });
   const clients = createClients({ region: outputs.region, endpoints: {} });
   try {
     const response = await lambda.send(
-      new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify({ erase: request })) }),
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify({ erase: request })),
+      }),
     );
     const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
     if (response.FunctionError) throw new Error(`the erase function ${functionName} failed: ${response.FunctionError}: ${payload}`);
@@ -110,7 +123,11 @@ async function showStatus(options: EraseOptions, env: NodeJS.ProcessEnv, out: (l
   try {
     const job = await new DynamoErasureJobStore(clients.dynamodb, outputs.require('TableName')).get(options.status as string);
     if (!job) throw new NotFoundError(`no erasure job ${options.status}`);
-    out(options.json ? JSON.stringify(job, null, 2) : `${job.id}: ${jobComplete(job) ? 'done' : 'running'}; ${progressLine(job)}${job.receiptKey ? `; receipt ${job.receiptKey}` : ''}`);
+    out(
+      options.json
+        ? JSON.stringify(job, null, 2)
+        : `${job.id}: ${jobComplete(job) ? 'done' : 'running'}; ${progressLine(job)}${job.receiptKey ? `; receipt ${job.receiptKey}` : ''}`,
+    );
   } finally {
     for (const client of Object.values(clients)) client.destroy();
   }

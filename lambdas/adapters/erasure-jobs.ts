@@ -24,7 +24,12 @@ function toItem(job: ErasureJob): Record<string, unknown> {
   const { chunks, done, removed, ...rest } = job;
   return {
     ...rest,
-    ...Object.fromEntries(ERASURE_PARTS.flatMap((p) => [[`chunks_${p}`, chunks[p]], [`done_${p}`, done[p]]])),
+    ...Object.fromEntries(
+      ERASURE_PARTS.flatMap((p) => [
+        [`chunks_${p}`, chunks[p]],
+        [`done_${p}`, done[p]],
+      ]),
+    ),
     ...Object.fromEntries(Object.entries(removed).map(([name, n]) => [`removed_${name}`, n])),
   };
 }
@@ -60,7 +65,9 @@ export class DynamoErasureJobStore implements ErasureJobStore {
 
   async create(job: ErasureJob): Promise<void> {
     const item = { pk: `erasure#${job.id}`, ...toItem(job), ttl: Math.floor(job.createdAt / 1000) + JOB_TTL_S };
-    await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: marshall(item, { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(pk)' }));
+    await this.client.send(
+      new PutItemCommand({ TableName: this.tableName, Item: marshall(item, { removeUndefinedValues: true }), ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
   }
 
   async record(id: string, outcome: Parameters<ErasureJobStore['record']>[1]): Promise<ErasureJob> {

@@ -4,7 +4,15 @@
  * rewrites other entities' items that name it — each rewrite conditional on the version read,
  * re-read and retried when a writer got there first, so no concurrent update is lost.
  */
-import { type AttributeValue, ConditionalCheckFailedException, DeleteItemCommand, type DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { TierItem } from '../core/online.js';
 import { fromAttributes, toAttributes } from './online-store.js';
 

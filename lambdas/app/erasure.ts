@@ -20,7 +20,7 @@ import type { BucketObjects } from '../adapters/bucket-objects.js';
 import type { ChunkQueue } from '../adapters/chunk-queue.js';
 import { DEAD_LETTER_PREFIX } from '../adapters/dead-letters.js';
 import type { ErasureJobStore } from '../adapters/erasure-jobs.js';
-import type { OnlineErasureTargets, OnlineEraser } from '../adapters/online-eraser.js';
+import type { OnlineEraser, OnlineErasureTargets } from '../adapters/online-eraser.js';
 import { decodeRows, encodeRows } from '../adapters/parquet.js';
 import { rawLocation } from '../core/batch.js';
 import {

@@ -12,7 +12,7 @@
  */
 import type { FeatureView, Row } from './definitions.js';
 import type { ErasureSubject } from './erasure.js';
-import { type BufferedRow, type LatestRow, onlineGroups, type TierItem, aggregatedColumns } from './online.js';
+import { aggregatedColumns, type BufferedRow, type LatestRow, onlineGroups, type TierItem } from './online.js';
 import type { Registry } from './registry.js';
 
 /** Per view that carries the subject's join key without being keyed by its entity: the columns to null in a row naming the subject. */
@@ -47,7 +47,12 @@ export function scrubRow(row: Readonly<Row>, columns: readonly string[], subject
  * rows and values were; undefined when nothing names it. The layout (tiers, epochs, marks)
  * is kept: only values change, and the version is bumped so the store writes over the one read.
  */
-export function scrubTierItem(views: readonly FeatureView[], item: TierItem, plan: ScrubPlan, subject: ErasureSubject): { item: TierItem; scrubbed: number } | undefined {
+export function scrubTierItem(
+  views: readonly FeatureView[],
+  item: TierItem,
+  plan: ScrubPlan,
+  subject: ErasureSubject,
+): { item: TierItem; scrubbed: number } | undefined {
   let scrubbed = 0;
   const latest = { ...(item.latest ?? {}) };
   const pending = { ...(item.pending ?? {}) };

@@ -9,8 +9,8 @@ import { BucketObjects } from '../adapters/bucket-objects.js';
 import { SqsChunkQueue } from '../adapters/chunk-queue.js';
 import { DynamoErasureJobStore } from '../adapters/erasure-jobs.js';
 import { DynamoOnlineEraser } from '../adapters/online-eraser.js';
-import { ERASURE_MAX_RECEIVES } from '../core/erasure.js';
 import { applyErasureChunk, type ErasureMessage, type ErasurePorts, type ErasureRequest, failErasureChunk, startErasure } from '../app/erasure.js';
+import { ERASURE_MAX_RECEIVES } from '../core/erasure.js';
 import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
 
 export function erasurePorts(runtime: Runtime): ErasurePorts {

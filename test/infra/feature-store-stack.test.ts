@@ -227,9 +227,16 @@ describe('batch processing', () => {
     synth.template.hasResource('AWS::SQS::Queue', {
       Properties: Match.objectLike({ SqsManagedSseEnabled: true, RedrivePolicy: { deadLetterTargetArn: getAtt(eraseDeadLetters), maxReceiveCount: 3 } }),
     });
-    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(eraseQueue)));
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(
+      ([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(eraseQueue)),
+    );
     expect(mappings.map(([, m]) => m.Properties)).toEqual([
-      expect.objectContaining({ FunctionName: { Ref: eraseHandler }, BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: 5 } }),
+      expect.objectContaining({
+        FunctionName: { Ref: eraseHandler },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      }),
     ]);
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ TESSERA_ERASURE_QUEUE: { Ref: eraseQueue } }) },

@@ -138,7 +138,9 @@ describe('least privilege', () => {
     const erase = logicalId(synth.template, 'AWS::Lambda::Function', 'ErasureHandler');
     const invokes = allowStatements(resources).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('lambda:Invoke')));
     expect(invokes.filter(({ statement }) => JSON.stringify(statement.Resource ?? '').includes(erase)).map(({ policy }) => policy)).toEqual([]);
-    const permissions = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(erase));
+    const permissions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(erase),
+    );
     expect(permissions).toEqual([]);
   });
 
