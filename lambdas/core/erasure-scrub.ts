@@ -4,7 +4,8 @@
  * its buffered rows, its `last`/`last_n` values and the merchant view's offline rows can name
  * the erased card holder. Those rows are the merchant's and stay; what names the subject in
  * them is nulled: the column named like the entity's join key and, in a view tagged pii, every
- * feature of the row (a pii row that names the subject describes the subject).
+ * feature of the row (a pii row that names the subject describes the subject); a `last`/`last_n`
+ * value of that column is dropped from its list.
  *
  * Not touched, by design: approx_distinct sketches (HyperLogLog registers keep a register's
  * maximum, never a value or its hash) and min/max partials over such a column (none is
@@ -93,11 +94,10 @@ export function scrubTierItem(
       for (const a of view.aggregations) {
         if (!a.column || !columns.includes(a.column) || a.column !== subject.entity.joinKey) continue;
         for (const key of Object.keys(tops).filter((k) => k.startsWith(`${a.name}@`))) {
-          tops[key] = (tops[key] ?? []).map((s) => {
-            if (!names(s[3], subject)) return s;
-            scrubbed += 1;
-            return [s[0], s[1], s[2], null] as const;
-          });
+          // Dropped, not nulled: a null value is never added to a top (aggregation.ts), so the list reads as the offline SQL's over nulled rows.
+          const kept = (tops[key] ?? []).filter((s) => !names(s[3], subject));
+          scrubbed += (tops[key] ?? []).length - kept.length;
+          tops[key] = kept;
         }
       }
       out[view.name] = { ...state, tops };

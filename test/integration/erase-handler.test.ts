@@ -8,10 +8,8 @@
  * merchant keeps its data with the id nulled, the job item counts every chunk, and a re-run is
  * a no-op.
  */
-import { gunzipSync } from 'node:zlib';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
-import parquet from 'parquetjs-lite';
 import { describe, expect, it, type TestContext } from 'vitest';
 import * as demo from '../../features/index.js';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
@@ -26,6 +24,7 @@ import { createEraseHandler, erasurePorts } from '../../lambdas/handlers/erase.j
 import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
+import { bucketTexts } from '../support/bucket-texts.js';
 import { latestOf, tiersOf } from '../support/online-items.js';
 import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
@@ -69,29 +68,6 @@ async function tableTexts(): Promise<Map<string, string>> {
     for (const item of page.Items ?? []) texts.set(item.pk?.S ?? '', JSON.stringify(item));
     startKey = page.LastEvaluatedKey as typeof startKey;
   } while (startKey);
-  return texts;
-}
-
-/** Every object of the bucket as text: gzip unpacked, Parquet decoded row by row. */
-async function bucketTexts(objects: BucketObjects): Promise<Map<string, string>> {
-  const texts = new Map<string, string>();
-  for (const { key } of await objects.list('')) {
-    let bytes = await objects.get(key);
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-    if (bytes.subarray(0, 4).toString() !== 'PAR1') {
-      texts.set(key, bytes.toString('utf8'));
-      continue;
-    }
-    const reader = await parquet.ParquetReader.openBuffer(bytes);
-    const cursor = reader.getCursor();
-    const rows: unknown[] = [];
-    for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row);
-    await reader.close();
-    texts.set(
-      key,
-      JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
-    );
-  }
   return texts;
 }
 
