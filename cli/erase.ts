@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createClients } from '../lambdas/adapters/aws.js';
 import { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
-import { DynamoErasureJobStore, MemoryErasureJobStore } from '../lambdas/adapters/erasure-jobs.js';
+import { DynamoErasureJobStore, type ErasureJobStore, MemoryErasureJobStore } from '../lambdas/adapters/erasure-jobs.js';
 import { DynamoOnlineEraser } from '../lambdas/adapters/online-eraser.js';
 import { type ErasureRequest, type ErasureResult, runErasure } from '../lambdas/app/erasure.js';
 import { type ErasureJob, type ErasureReceipt, jobComplete, parseSubject, progressLine } from '../lambdas/core/erasure.js';
@@ -72,6 +72,38 @@ async function eraseLocally(registry: Registry, request: ErasureRequest, progres
   }
 }
 
+/** A deployed stack as `tessera erase` uses it: starts a job, reads its item and its receipt. */
+export interface ErasureJobTarget {
+  /** Resolves to the job id. */
+  start(request: ErasureRequest): Promise<string>;
+  readonly jobs: ErasureJobStore;
+  receipt(key: string): Promise<ErasureReceipt>;
+}
+
+/** Starts a job and follows its item until every chunk is done, reporting each change of progress. */
+export async function followErasure(
+  target: ErasureJobTarget,
+  request: ErasureRequest,
+  progress: (job: ErasureJob) => void,
+  pollIntervalMs = 2_000,
+): Promise<ErasureResult> {
+  const jobId = await target.start(request);
+  let shown = '';
+  for (;;) {
+    const job = await target.jobs.get(jobId);
+    if (job && progressLine(job) !== shown) {
+      shown = progressLine(job);
+      progress(job);
+    }
+    if (job && jobComplete(job)) {
+      if (job.failed) throw new Error(`erasure job ${jobId}: ${job.failed} chunks failed (see the erasure dead-letter queue); run the erasure again`);
+      if (!job.receiptKey) return { jobId, removed: job.removed };
+      return { jobId, removed: job.removed, receipt: { key: job.receiptKey, receipt: await target.receipt(job.receiptKey) } };
+    }
+    await sleep(pollIntervalMs);
+  }
+}
+
 async function eraseDeployed(
   options: EraseOptions,
   request: ErasureRequest,
@@ -80,36 +112,28 @@ async function eraseDeployed(
 ): Promise<ErasureResult> {
   const outputs = await readStackOutputs({ stack: options.stack as string, ...(options.region ? { region: options.region } : {}) }, env);
   const functionName = outputs.require('EraseFunctionName');
-  const lambda = new LambdaClient({ region: outputs.region });
+  // One attempt: a retried invocation would start a second job (harmless, but its receipt would split the counts).
+  const lambda = new LambdaClient({ region: outputs.region, maxAttempts: 1 });
   const clients = createClients({ region: outputs.region, endpoints: {} });
+  const objects = new BucketObjects(clients.s3, outputs.require('BucketName'));
+  const target: ErasureJobTarget = {
+    jobs: new DynamoErasureJobStore(clients.dynamodb, outputs.require('TableName')),
+    async start(request) {
+      const response = await lambda.send(
+        new InvokeCommand({
+          FunctionName: functionName,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify({ erase: request })),
+        }),
+      );
+      const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
+      if (response.FunctionError) throw new Error(`the erase function ${functionName} failed: ${response.FunctionError}: ${payload}`);
+      return (JSON.parse(payload) as { jobId: string }).jobId;
+    },
+    receipt: async (key) => JSON.parse((await objects.get(key)).toString('utf8')) as ErasureReceipt,
+  };
   try {
-    const response = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: 'RequestResponse',
-        Payload: new TextEncoder().encode(JSON.stringify({ erase: request })),
-      }),
-    );
-    const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
-    if (response.FunctionError) throw new Error(`the erase function ${functionName} failed: ${response.FunctionError}: ${payload}`);
-    const { jobId } = JSON.parse(payload) as { jobId: string };
-    const jobs = new DynamoErasureJobStore(clients.dynamodb, outputs.require('TableName'));
-    let shown = '';
-    for (;;) {
-      const job = await jobs.get(jobId);
-      if (job && progressLine(job) !== shown) {
-        shown = progressLine(job);
-        progress(job);
-      }
-      if (job && jobComplete(job)) {
-        if (job.failed) throw new Error(`erasure job ${jobId}: ${job.failed} chunks failed (see the erasure dead-letter queue); run the erasure again`);
-        if (!job.receiptKey) return { jobId, removed: job.removed };
-        const objects = new BucketObjects(clients.s3, outputs.require('BucketName'));
-        const receipt = JSON.parse((await objects.get(job.receiptKey)).toString('utf8')) as ErasureReceipt;
-        return { jobId, removed: job.removed, receipt: { key: job.receiptKey, receipt } };
-      }
-      await sleep(options.pollIntervalMs ?? 2_000);
-    }
+    return await followErasure(target, request, progress, options.pollIntervalMs);
   } finally {
     lambda.destroy();
     for (const client of Object.values(clients)) client.destroy();

@@ -29,11 +29,10 @@ import {
   type ErasurePart,
   type ErasureReceipt,
   type ErasureSubject,
-  erasedAnything,
-  jobComplete,
   noErasures,
   onlineErasurePlan,
   parseSubject,
+  receiptDue,
   receiptKey,
   receiptOf,
   recordBelongsTo,
@@ -130,12 +129,14 @@ export async function applyErasureChunk(message: ErasureMessage, ports: ErasureP
     for (const key of changedKeys) removed.noncurrentVersionsPurged += await ports.objects.purgeNoncurrentVersions(key);
   }
   const job = await ports.jobs.record(message.jobId, { part: message.chunk.part, removed });
-  if (!jobComplete(job) || job.failed || !erasedAnything(job.removed) || job.receiptKey) return job;
+  if (!receiptDue(job)) return job;
+  // The receipt is written before the job item names it, so whoever reads the key finds the object.
   const at = ports.now();
   const key = receiptKey(job.subject.pseudonym, at);
-  if (!(await ports.jobs.finish(job.id, key))) return job;
   await ports.objects.put(key, Buffer.from(`${JSON.stringify(receiptOf(job, at), null, 2)}\n`), 'application/json');
-  return { ...job, receiptKey: key };
+  if (await ports.jobs.finish(job.id, key)) return { ...job, receiptKey: key };
+  await ports.objects.delete(key); // a retried last chunk raced another: the first receipt stands
+  return job;
 }
 
 /** Counts a chunk that failed its last delivery, so the job ends (without a receipt: it is incomplete). */

@@ -169,7 +169,11 @@ export interface ErasureJob {
 
 export const chunkCount = (job: ErasureJob): number => ERASURE_PARTS.reduce((n, part) => n + job.chunks[part], 0);
 export const finishedChunks = (job: ErasureJob): number => ERASURE_PARTS.reduce((n, part) => n + job.done[part], job.failed);
-export const jobComplete = (job: ErasureJob): boolean => finishedChunks(job) >= chunkCount(job);
+const allChunksDone = (job: ErasureJob): boolean => finishedChunks(job) >= chunkCount(job);
+/** Every chunk done or failed, and the receipt written if one is due: what a follower waits for. */
+export const jobComplete = (job: ErasureJob): boolean => allChunksDone(job) && (job.failed > 0 || !erasedAnything(job.removed) || job.receiptKey !== undefined);
+/** Whether the worker that counted this state finished the last chunk and owes the receipt. */
+export const receiptDue = (job: ErasureJob): boolean => allChunksDone(job) && job.failed === 0 && erasedAnything(job.removed) && job.receiptKey === undefined;
 
 /** The receipt of a job every chunk of which succeeded. */
 export const receiptOf = (job: ErasureJob, at: number): ErasureReceipt => ({

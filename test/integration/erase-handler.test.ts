@@ -8,9 +8,12 @@
  * merchant keeps its data with the id nulled, the job item counts every chunk, and a re-run is
  * a no-op.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { type ErasureJobTarget, followErasure } from '../../cli/erase.js';
 import * as demo from '../../features/index.js';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import type { ChunkQueue } from '../../lambdas/adapters/chunk-queue.js';
@@ -164,5 +167,47 @@ describe('the erase handler, deployed shape', { timeout: 180_000 }, () => {
     expect([...(await tableTexts())].filter(([pk]) => !pk.startsWith('erasure#'))).toEqual(itemsBefore);
     expect(await objects.list('')).toEqual(objectsBefore);
     expect(objectsBefore.filter((o) => o.key.startsWith('erasure/')).map((o) => o.key)).toEqual([receiptKey]);
+  });
+
+  it('tessera erase --stack follows the job item until the workers finish every chunk, then shows the receipt', async (ctx) => {
+    // Prepare: the deployed function stood in by the handler; its queue delivers chunks to it one by one, a little later.
+    await setUp(ctx);
+    const objects = new BucketObjects(runtime.clients.s3, runtime.config.bucket);
+    const jobs = new DynamoErasureJobStore(runtime.clients.dynamodb, runtime.config.tableName);
+    const deliveries: Promise<unknown>[] = [];
+    const queue: ChunkQueue<ErasureMessage> = {
+      enqueue: async (messages) => {
+        let chain: Promise<unknown> = sleep(50);
+        messages.forEach((m, i) => {
+          chain = chain.then(async () => {
+            await sleep(20);
+            return handler({
+              Records: [{ messageId: String(i), body: JSON.stringify(m), attributes: { ApproximateReceiveCount: '1' } }],
+            } as unknown as SQSEvent);
+          });
+        });
+        deliveries.push(chain);
+      },
+    };
+    const handler = createEraseHandler(runtime, { ...erasurePorts(runtime), queue });
+    const target: ErasureJobTarget = {
+      jobs,
+      start: async (request) => ((await handler({ erase: request })) as { jobId: string }).jobId,
+      receipt: async (key) => JSON.parse((await objects.get(key)).toString('utf8')) as ErasureReceipt,
+    };
+    const seen: ErasureJob[] = [];
+
+    // Act
+    const result = await followErasure(target, { entity: 'user_id=u0003', erasedBy: 'dpo@example.com' }, (job) => seen.push(job), 10);
+    await Promise.all(deliveries);
+
+    // Assess: progress went up chunk by chunk to every chunk done, then the receipt.
+    expect(seen.length).toBeGreaterThan(2);
+    const done = seen.map((job) => Object.values(job.done).reduce((a, b) => a + b, 0));
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(seen.at(-1)?.done).toEqual(seen.at(-1)?.chunks);
+    expect(result.receipt?.receipt.removed.rawRecords).toBe(8);
+    expect(result.receipt?.key).toBe((await jobs.get(result.jobId))?.receiptKey);
+    expect([...(await bucketTexts(objects)).values()].some((text) => /\bu0003\b/.test(text))).toBe(false);
   });
 });
