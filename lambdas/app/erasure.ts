@@ -16,6 +16,7 @@
  * What belongs to the subject is decided by core/erasure.ts and core/erasure-scrub.ts.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
+import * as z from 'zod';
 import type { BucketObjects } from '../adapters/bucket-objects.js';
 import type { ChunkQueue } from '../adapters/chunk-queue.js';
 import { DEAD_LETTER_PREFIX } from '../adapters/dead-letters.js';
@@ -40,6 +41,7 @@ import {
   textMentions,
 } from '../core/erasure.js';
 import { scrubbedGroupPrefixes, scrubPlan, scrubRow, scrubTierItem } from '../core/erasure-scrub.js';
+import { ValidationError } from '../core/errors.js';
 import { fromOfflineRecord, offlineColumns, toOfflineRecord, viewPrefix } from '../core/offline.js';
 import { onlineGroups } from '../core/online.js';
 import type { Registry } from '../core/registry.js';
@@ -60,13 +62,16 @@ export interface ErasureMessage {
   readonly chunk: ErasureChunk;
 }
 
-export interface ErasureRequest {
-  /** `<join key>=<value>`, e.g. `user_id=u0001`. */
-  readonly entity: string;
-  /** Who asked for it, for the receipt (a user name or IAM principal). */
-  readonly erasedBy: string;
-  readonly reason?: string;
-}
+export const ErasureRequest = z
+  .object({
+    /** `<join key>=<value>`, e.g. `user_id=u0001`. */
+    entity: z.string().min(1),
+    /** Who asked for it, for the receipt (a user name or IAM principal). */
+    erasedBy: z.string().min(1),
+    reason: z.string().optional(),
+  })
+  .strict();
+export type ErasureRequest = z.infer<typeof ErasureRequest>;
 
 export interface ErasurePorts {
   readonly registry: Registry;
@@ -87,7 +92,10 @@ export interface ErasureResult {
 }
 
 /** Lists the chunks, creates the job item and queues the chunks (when there is a queue). */
-export async function startErasure(request: ErasureRequest, ports: ErasurePorts): Promise<{ job: ErasureJob; messages: ErasureMessage[] }> {
+export async function startErasure(input: ErasureRequest, ports: ErasurePorts): Promise<{ job: ErasureJob; messages: ErasureMessage[] }> {
+  const parsed = ErasureRequest.safeParse(input);
+  if (!parsed.success) throw new ValidationError(z.prettifyError(parsed.error));
+  const request = parsed.data;
   const subject = parseSubject(ports.registry, request.entity);
   const chunks: ErasureChunk[] = Array.from({ length: ONLINE_SEGMENTS }, (_, segment) => ({ part: 'online', segment, segments: ONLINE_SEGMENTS }));
   for (const view of ports.registry.views.values()) {

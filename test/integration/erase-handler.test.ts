@@ -210,4 +210,15 @@ describe('the erase handler, deployed shape', { timeout: 180_000 }, () => {
     expect(result.receipt?.key).toBe((await jobs.get(result.jobId))?.receiptKey);
     expect([...(await bucketTexts(objects)).values()].some((text) => /\bu0003\b/.test(text))).toBe(false);
   });
+
+  it('refuses to start a job for an unknown join key or without who asked, and creates no job', async (ctx) => {
+    await setUp(ctx);
+    const handler = createEraseHandler(runtime, erasurePorts(runtime));
+    const jobsBefore = [...(await tableTexts()).keys()].filter((pk) => pk.startsWith('erasure#'));
+
+    await expect(handler({ erase: { entity: 'card=4111', erasedBy: 'dpo' } })).rejects.toThrow(/no entity has the join key "card"/);
+    await expect(handler({ erase: { entity: 'user_id=u0009' } as never })).rejects.toThrow(/erasedBy/);
+
+    expect([...(await tableTexts()).keys()].filter((pk) => pk.startsWith('erasure#'))).toEqual(jobsBefore);
+  });
 });
