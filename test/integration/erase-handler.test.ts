@@ -19,7 +19,6 @@ import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import type { ChunkQueue } from '../../lambdas/adapters/chunk-queue.js';
 import { DynamoErasureJobStore } from '../../lambdas/adapters/erasure-jobs.js';
 import type { ErasureMessage } from '../../lambdas/app/erasure.js';
-import { featureView } from '../../lambdas/core/definitions.js';
 import type { ErasureJob, ErasureReceipt } from '../../lambdas/core/erasure.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { batchDependencies, createBatchHandler } from '../../lambdas/handlers/batch.js';
@@ -28,24 +27,13 @@ import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/
 import { ensureResources, localResourceNames } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';
 import { bucketTexts } from '../support/bucket-texts.js';
+import { merchantRecentUsers } from '../support/merchant-recent-users.js';
 import { latestOf, tiersOf } from '../support/online-items.js';
 import { transactionMaker } from '../support/transactions.js';
 import { useTarget } from '../support/use-target.js';
 
 const T0 = 1_767_225_600_000; // 2026-01-01
 const SUBJECT = 'u0001';
-/** The last card holders seen at a merchant: a last_n over the user's id in the merchant's item. */
-const merchantRecentUsers = featureView({
-  name: 'merchant_recent_users',
-  entities: [demo.merchant],
-  source: demo.transactions,
-  features: { user_id: 'string' },
-  transform: (t: { user_id: string }) => ({ user_id: t.user_id }),
-  aggregations: [{ name: 'recent_users_1d', fn: 'last_n', column: 'user_id', window: '1d', n: 3 }],
-  ttl: '30d',
-  owner: 'fraud-ml',
-  description: 'The last card holders at the merchant',
-});
 const registry = Registry.fromModule({ ...demo, merchantRecentUsers });
 const target = useTarget();
 let clock = T0 + 3_600_000;

@@ -5,17 +5,8 @@ import { parseSubject } from '../../lambdas/core/erasure.js';
 import { scrubPlan, scrubTierItem } from '../../lambdas/core/erasure-scrub.js';
 import { onlineGroups, type TierItem } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
+import { merchantRecentUsers as recentUsers } from '../support/merchant-recent-users.js';
 
-const recentUsers = featureView({
-  name: 'merchant_recent_users',
-  entities: [demo.merchant],
-  source: demo.transactions,
-  features: { user_id: 'string' },
-  transform: (t: { user_id: string }) => ({ user_id: t.user_id }),
-  aggregations: [{ name: 'recent_users_1d', fn: 'last_n', column: 'user_id', window: '1d', n: 3 }],
-  owner: 'fraud-ml',
-  description: 'The last card holders at the merchant',
-});
 const registry = Registry.fromModule({ ...demo, recentUsers });
 const subject = parseSubject(registry, 'user_id=u0001');
 const group = onlineGroups(registry.views).get('merchant_txn_stats')!;
