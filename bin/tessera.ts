@@ -186,8 +186,9 @@ program
 
 program
   .command('erase')
-  .description('erase an entity from every store (online, offline, raw archive, dead letters) and write a receipt')
-  .requiredOption('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+  .description("erase an entity from every store (online, offline, raw archive, dead letters; its id nulled in other entities' rows) and write a receipt")
+  .option('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+  .option('--status <job>', 'show the progress of an erasure job of --stack')
   .option('--reason <text>', 'why, for the receipt (e.g. the request reference)')
   .option('--by <who>', 'who asked, for the receipt (default: your user name)')
   .option('--json', 'print what was removed and the receipt as JSON')

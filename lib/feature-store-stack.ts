@@ -15,6 +15,7 @@ import { Audit } from './constructs/audit.js';
 import { BatchProcessing } from './constructs/batch-processing.js';
 import { Compaction } from './constructs/compaction.js';
 import { DriftMonitoring, type DriftMonitoringSettings } from './constructs/drift-monitoring.js';
+import { Erasure } from './constructs/erasure.js';
 import type { FunctionSettings } from './constructs/handler-function.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -108,6 +109,7 @@ export class FeatureStoreStack extends Stack {
   readonly processing: Processing;
   readonly batchProcessing: BatchProcessing;
   readonly compaction: Compaction;
+  readonly erasure: Erasure;
   readonly training: Training;
   readonly serving: Serving;
   readonly alarmTopic: sns.ITopic;
@@ -141,6 +143,7 @@ export class FeatureStoreStack extends Stack {
       registry: props.registry,
       extraReadLocations: props.backfillReadLocations,
     });
+    this.erasure = new Erasure(this, 'Erasure', stores);
     this.compaction = new Compaction(this, 'Compaction', { bucket: this.offlineStore.bucket, functionSettings });
     this.training = new Training(this, 'Training', { registry: props.registry, bucket: this.offlineStore.bucket });
     this.serving = new Serving(this, 'Serving', {
@@ -198,6 +201,10 @@ export class FeatureStoreStack extends Stack {
     new CfnOutput(this, 'BatchFunctionName', {
       value: this.batchProcessing.handler.functionName,
       description: 'Batch handler: tessera backfill invokes it with {source, from, to}',
+    });
+    new CfnOutput(this, 'EraseFunctionName', {
+      value: this.erasure.handler.functionName,
+      description: 'Erase handler: tessera erase --stack invokes it with {erase: {entity, erasedBy, reason}} (operators only)',
     });
     for (const [source, stream] of this.ingestion.streams) {
       new CfnOutput(this, `StreamName${pascalCase(source)}`, { value: stream.streamName, description: `Kinesis stream of source ${source}` });

@@ -11,17 +11,18 @@ export interface Chunk {
   readonly key: string;
 }
 
-export interface ChunkQueue {
-  enqueue(chunks: readonly Chunk[]): Promise<void>;
+/** One message per chunk; the erasure job sends its own chunk type on its own queue. */
+export interface ChunkQueue<T = Chunk> {
+  enqueue(chunks: readonly T[]): Promise<void>;
 }
 
-export class SqsChunkQueue implements ChunkQueue {
+export class SqsChunkQueue<T = Chunk> implements ChunkQueue<T> {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async enqueue(chunks: readonly Chunk[]): Promise<void> {
+  async enqueue(chunks: readonly T[]): Promise<void> {
     for (let i = 0; i < chunks.length; i += 10) {
       const batch = chunks.slice(i, i + 10);
       const response = await this.client.send(

@@ -2,9 +2,10 @@
  * The right to erasure: what belongs to one subject (an entity instance, `user_id=u0001`) in
  * every store, decided here once, so the erasure job only walks stores and applies these
  * rules. A record belongs to the subject when its field named like the entity's join key
- * holds the subject's value — a view keyed by the entity, a composite key that includes it,
- * a view that stores it as a feature (the merchant view's `user_id`), a raw event, the
- * payload of a dead letter. Pure.
+ * holds the subject's value — a row of a view keyed by the entity (a composite key that
+ * includes it too), a raw event, the payload of a dead letter — and is deleted. A row of a
+ * view keyed by another entity that stores the id as a feature (the merchant view's
+ * `user_id`) is the other entity's: it stays, with the id nulled (erasure-scrub.ts). Pure.
  *
  * The online state of one (view, entity) is `onlineItemKeysOf(view, entityId)` plus items whose
  * key starts with `itemKey(view, entityId) + '#'`; the erasure job deletes both.
@@ -99,7 +100,11 @@ export function onlineErasurePlan(registry: Registry, subject: ErasureSubject): 
 
 export interface ErasureCounts {
   onlineItems: number;
+  /** Items of other entities (a merchant's) whose values named the subject, now nulled. */
+  onlineItemsScrubbed: number;
   offlineRows: number;
+  /** Rows of other entities' views that named the subject, rewritten with it nulled. */
+  offlineRowsScrubbed: number;
   offlineObjectsRewritten: number;
   offlineObjectsDeleted: number;
   rawRecords: number;
@@ -110,7 +115,9 @@ export interface ErasureCounts {
 
 export const noErasures = (): ErasureCounts => ({
   onlineItems: 0,
+  onlineItemsScrubbed: 0,
   offlineRows: 0,
+  offlineRowsScrubbed: 0,
   offlineObjectsRewritten: 0,
   offlineObjectsDeleted: 0,
   rawRecords: 0,
@@ -120,6 +127,9 @@ export const noErasures = (): ErasureCounts => ({
 });
 
 export const erasedAnything = (counts: ErasureCounts): boolean => Object.values(counts).some((n) => n > 0);
+
+/** Deliveries of an erasure chunk before its queue moves it to the dead-letter queue (and the job counts it failed). */
+export const ERASURE_MAX_RECEIVES = 3;
 
 export const ERASURE_RECEIPT_PREFIX = 'erasure/receipts/';
 
@@ -134,3 +144,50 @@ export interface ErasureReceipt {
 
 export const receiptKey = (pseudonym: string, at: number): string =>
   `${ERASURE_RECEIPT_PREFIX}${pseudonym}/${new Date(at).toISOString().replaceAll(':', '-')}.json`;
+
+export const addCounts = (a: ErasureCounts, b: Partial<ErasureCounts>): ErasureCounts =>
+  Object.fromEntries(Object.entries(a).map(([name, n]) => [name, n + (b[name as keyof ErasureCounts] ?? 0)])) as unknown as ErasureCounts;
+
+/** The parts of an erasure job, each counted in its progress: online scan segments, offline partitions (files), raw archive files, dead letters. */
+export const ERASURE_PARTS = ['online', 'offline', 'raw', 'deadLetters'] as const;
+export type ErasurePart = (typeof ERASURE_PARTS)[number];
+
+/** An erasure job's progress: chunks per part and how many are done, what was removed so far. Names the subject by pseudonym only. */
+export interface ErasureJob {
+  readonly id: string;
+  readonly subject: ErasureReceipt['subject'];
+  readonly erasedBy: string;
+  readonly reason: string | null;
+  readonly createdAt: number;
+  readonly chunks: Readonly<Record<ErasurePart, number>>;
+  readonly done: Readonly<Record<ErasurePart, number>>;
+  readonly failed: number;
+  readonly removed: ErasureCounts;
+  /** Set once every chunk is done and something was removed. */
+  readonly receiptKey?: string;
+}
+
+export const chunkCount = (job: ErasureJob): number => ERASURE_PARTS.reduce((n, part) => n + job.chunks[part], 0);
+export const finishedChunks = (job: ErasureJob): number => ERASURE_PARTS.reduce((n, part) => n + job.done[part], job.failed);
+const allChunksDone = (job: ErasureJob): boolean => finishedChunks(job) >= chunkCount(job);
+/** Every chunk done or failed, and the receipt written if one is due: what a follower waits for. */
+export const jobComplete = (job: ErasureJob): boolean => allChunksDone(job) && (job.failed > 0 || !erasedAnything(job.removed) || job.receiptKey !== undefined);
+/** Whether the worker that counted this state finished the last chunk and owes the receipt. */
+export const receiptDue = (job: ErasureJob): boolean => allChunksDone(job) && job.failed === 0 && erasedAnything(job.removed) && job.receiptKey === undefined;
+
+/** The receipt of a job every chunk of which succeeded. */
+export const receiptOf = (job: ErasureJob, at: number): ErasureReceipt => ({
+  subject: job.subject,
+  erasedAt: new Date(at).toISOString(),
+  erasedBy: job.erasedBy,
+  reason: job.reason,
+  removed: job.removed,
+});
+
+/** One line of progress: `offline partitions 3/8, online segments 4/4, raw files 1/2, dead letters 1/1`. */
+export function progressLine(job: ErasureJob): string {
+  const label: Record<ErasurePart, string> = { online: 'online segments', offline: 'offline partitions', raw: 'raw files', deadLetters: 'dead letters' };
+  const parts = ERASURE_PARTS.map((part) => `${label[part]} ${job.done[part]}/${job.chunks[part]}`);
+  const r = job.removed;
+  return `${parts.join(', ')}${job.failed ? `, ${job.failed} failed` : ''} — removed ${r.onlineItems} online items, ${r.offlineRows} offline rows, ${r.rawRecords} raw records, ${r.deadLetters} dead letters; nulled the id in ${r.onlineItemsScrubbed} items, ${r.offlineRowsScrubbed} rows of other entities`;
+}

@@ -119,7 +119,7 @@ export type BufferedRow = readonly [eventTs: number, ingestTs: number, eventId: 
 
 const columnsByView = new WeakMap<FeatureView, readonly string[]>();
 /** The row features a view's aggregations read, in a fixed order: what a buffered row keeps. */
-function aggregatedColumns(view: FeatureView): readonly string[] {
+export function aggregatedColumns(view: FeatureView): readonly string[] {
   let columns = columnsByView.get(view);
   if (!columns) {
     columns = [...new Set(view.aggregations.flatMap((a) => (a.column ? [a.column] : [])))];

@@ -25,6 +25,8 @@ export interface TesseraConfig {
   readonly backfillQueueUrl?: string;
   /** Deliveries of a chunk before SQS moves it to the dead-letter queue. @default 3 */
   readonly backfillMaxReceives: number;
+  /** SQS queue of erasure chunks (the erase handler's workers); absent, `tessera erase` runs the job in its own process. */
+  readonly erasureQueueUrl?: string;
   /** IAM role ARNs allowed to push to every stream source, on top of each source's allowedWriters (TESSERA_WRITERS, a JSON array). @default [] */
   readonly writers: readonly string[];
 }
@@ -66,6 +68,7 @@ export function readConfig(env: Env): TesseraConfig {
     logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     ...(env.TESSERA_BACKFILL_QUEUE ? { backfillQueueUrl: env.TESSERA_BACKFILL_QUEUE } : {}),
     backfillMaxReceives: Number(env.TESSERA_BACKFILL_MAX_RECEIVES ?? 3),
+    ...(env.TESSERA_ERASURE_QUEUE ? { erasureQueueUrl: env.TESSERA_ERASURE_QUEUE } : {}),
     writers,
     access: {
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

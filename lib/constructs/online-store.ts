@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 export const TTL_ATTRIBUTE = 'ttl';
 
 /** DynamoDB actions on items, as IAM names them; grants take exactly the ones a function sends. */
-export type TableAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Scan';
 
 export interface OnlineStoreProps {
   /**

@@ -9,16 +9,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import parquet from 'parquetjs-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import { DuckDbQueryRunner, DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
+import type { ErasureResult } from '../../lambdas/app/erasure.js';
 import type { ErasureReceipt } from '../../lambdas/core/erasure.js';
-import type { ErasureResult } from '../../lambdas/sdk/erasure.js';
 import { buildTrainingSet } from '../../lambdas/sdk/training-set.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
+import { bucketTexts } from '../support/bucket-texts.js';
 import { type CliWorkdir, cliWorkdir } from '../support/cli-workdir.js';
 import { transactionMaker } from '../support/transactions.js';
 
@@ -43,29 +43,6 @@ async function features(body: unknown): Promise<{ results: { status: Record<stri
   const response = await fetch(`${store.url}/v1/features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   expect(response.status).toBe(200);
   return (await response.json()) as never;
-}
-
-/** Every object of the bucket as searchable text: gzip unpacked, Parquet decoded row by row. */
-async function bucketTexts(): Promise<Map<string, string>> {
-  const texts = new Map<string, string>();
-  for (const { key } of await objects.list('')) {
-    let bytes = await objects.get(key);
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-    if (bytes.subarray(0, 4).toString() === 'PAR1') {
-      const reader = await parquet.ParquetReader.openBuffer(bytes);
-      const cursor = reader.getCursor();
-      const rows: unknown[] = [];
-      for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row);
-      await reader.close();
-      texts.set(
-        key,
-        JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
-      );
-    } else {
-      texts.set(key, bytes.toString('utf8'));
-    }
-  }
-  return texts;
 }
 
 async function tableKeys(): Promise<string[]> {
@@ -124,7 +101,7 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     await dynamodb.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `transactions:user_id#${SUBJECT}0` }, v: { N: '1' } } }));
     const before = await features({ service: 'fraud_v1', entities: [{ user_id: SUBJECT }] });
     expect(before.results[0]?.status.user_location__lat).toBe('present');
-    expect([...(await bucketTexts()).values()].some((text) => text.includes(SUBJECT))).toBe(true);
+    expect([...(await bucketTexts(objects)).values()].some((text) => text.includes(SUBJECT))).toBe(true);
 
     // Act
     const result = JSON.parse(
@@ -157,14 +134,15 @@ describe('tessera erase', { timeout: 240_000 }, () => {
     expect(rows[0]?.user_last_txn__amount_usd).toBeNull();
     expect(rows[1]?.user_location__lat).toBe(48.8566);
     // No object in the bucket holds a record of the subject; the other card holder's are kept.
-    const texts = await bucketTexts();
+    const texts = await bucketTexts(objects);
     expect([...texts].filter(([, text]) => text.includes(SUBJECT)).map(([key]) => key)).toEqual([]);
     expect(texts.get('raw/transactions/date=2026-12-01/part-0.jsonl.gz')).toContain('u0002');
     expect([...texts.keys()].some((key) => key.startsWith('dead-letter/') && texts.get(key)?.includes('u0002'))).toBe(true);
     expect([...texts].some(([key, text]) => key.startsWith('offline/merchant_txn_stats/') && text.includes('u0002'))).toBe(true);
     // What was removed (online: the card holder's item of its 3 views, 2 composite items, 1 item extending its key), and the receipt.
     expect(result.removed).toMatchObject({ onlineItems: 4, rawRecords: 4, deadLetters: 1, noncurrentVersionsPurged: 0 });
-    expect(result.removed.offlineRows).toBe(10); // 2 events × 5 views: 4 keyed by user, merchant_txn_stats stores user_id
+    // 2 events × 4 views keyed by user dropped; the 2 rows of merchant_txn_stats (the merchant's, storing user_id) kept with the id nulled.
+    expect(result.removed).toMatchObject({ offlineRows: 8, offlineRowsScrubbed: 2 });
     expect(result.receipt?.key).toMatch(/^erasure\/receipts\/[0-9a-f]{64}\/.+\.json$/);
     receiptKey = result.receipt?.key ?? '';
     const receipt = JSON.parse(texts.get(receiptKey) ?? '{}') as ErasureReceipt;

@@ -232,7 +232,7 @@ describe('raw archive', () => {
 describe('functions', () => {
   test('every function traces with X-Ray, logs to its own log group with a retention, and may write to that log group only', () => {
     const functions = ofType(synth.template, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     const resources = synth.template.toJSON().Resources;
     for (const [id, fn] of functions) {
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });

@@ -131,8 +131,8 @@ describe('processing', () => {
 describe('handlers', () => {
   test('run on nodejs22.x or newer, on arm64', () => {
     const functions = ofType('AWS::Lambda::Function');
-    // stream, serve, batch, compaction, profile
-    expect(functions).toHaveLength(5);
+    // stream, serve, batch, compaction, profile, erasure
+    expect(functions).toHaveLength(6);
     for (const [, fn] of functions) {
       const major = Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1]);
       expect(major).toBeGreaterThanOrEqual(22);
@@ -207,8 +207,8 @@ describe('batch processing', () => {
       RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters()), maxReceiveCount: 3 },
     });
     synth.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400, RedrivePolicy: Match.absent() });
-    // the backfill queue and its dead letters, and compaction's dead letters
-    expect(ofType('AWS::SQS::Queue')).toHaveLength(3);
+    // the backfill queue and its dead letters, compaction's dead letters, the erasure queue and its dead letters
+    expect(ofType('AWS::SQS::Queue')).toHaveLength(5);
     for (const id of [queue(), deadLetters()]) {
       synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
@@ -219,6 +219,29 @@ describe('batch processing', () => {
         },
       });
     }
+  });
+
+  test('erasure runs as a job: its queue feeds the erase handler one chunk at a time, up to 5 at once, a chunk moving to its DLQ after 3 receives', () => {
+    const eraseHandler = logicalId(synth.template, 'AWS::Lambda::Function', 'ErasureHandler');
+    const eraseQueue = logicalId(synth.template, 'AWS::SQS::Queue', 'ErasureQueue');
+    const eraseDeadLetters = logicalId(synth.template, 'AWS::SQS::Queue', 'ErasureDeadLetters');
+    synth.template.hasResource('AWS::SQS::Queue', {
+      Properties: Match.objectLike({ SqsManagedSseEnabled: true, RedrivePolicy: { deadLetterTargetArn: getAtt(eraseDeadLetters), maxReceiveCount: 3 } }),
+    });
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').filter(
+      ([, m]) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(eraseQueue)),
+    );
+    expect(mappings.map(([, m]) => m.Properties)).toEqual([
+      expect.objectContaining({
+        FunctionName: { Ref: eraseHandler },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      }),
+    ]);
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TESSERA_ERASURE_QUEUE: { Ref: eraseQueue } }) },
+    });
   });
 
   test('parallel workers: the queue feeds the batch handler one file at a time, up to 10 at once, with partial batch responses', () => {
@@ -555,6 +578,7 @@ describe('outputs', () => {
       'AthenaWorkgroup',
       'BatchFunctionName',
       'BucketName',
+      'EraseFunctionName',
       'GlueDatabase',
       'StreamArnCardPayments',
       'StreamArnClicks',
@@ -563,6 +587,7 @@ describe('outputs', () => {
       'TableName',
     ]);
     expect(outputs.BatchFunctionName!.Value).toEqual({ Ref: logicalId(synth.template, 'AWS::Lambda::Function', 'BatchProcessingHandler') });
+    expect(outputs.EraseFunctionName!.Value).toEqual({ Ref: logicalId(synth.template, 'AWS::Lambda::Function', 'ErasureHandler') });
     expect(outputs.GlueDatabase!.Value).toBe('tessera_tessera');
     expect(outputs.AthenaWorkgroup!.Value).toBe('Tessera-training');
     expect(outputs.TableName!.Value).toEqual({ Ref: logicalId(synth.template, 'AWS::DynamoDB::Table', 'OnlineStoreTable') });

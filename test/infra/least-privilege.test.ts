@@ -134,6 +134,16 @@ describe('least privilege', () => {
     expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 
+  test('only the operator starts an erasure: no role of the stack, serving principals included, may invoke the erase function', () => {
+    const erase = logicalId(synth.template, 'AWS::Lambda::Function', 'ErasureHandler');
+    const invokes = allowStatements(resources).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('lambda:Invoke')));
+    expect(invokes.filter(({ statement }) => JSON.stringify(statement.Resource ?? '').includes(erase)).map(({ policy }) => policy)).toEqual([]);
+    const permissions = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(erase),
+    );
+    expect(permissions).toEqual([]);
+  });
+
   test('no role has a managed policy: functions write their own log group only, not every log group of the account', () => {
     const managed = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Role')
@@ -149,6 +159,7 @@ const FUNCTIONS = {
   ServingServeHandler: 'serve',
   CompactionHandler: 'compact',
   DriftMonitoringHandler: 'profile',
+  ErasureHandler: 'erase',
 } as const;
 
 /**
@@ -161,6 +172,10 @@ const REACHABLE_NOT_SENT: Record<keyof typeof FUNCTIONS, Record<string, string>>
   BatchProcessingHandler: { 'kinesis:PutRecords': 'only the push route writes to streams' },
   ServingServeHandler: {
     'dynamodb:PutItem': "online-store's apply runs in the stream and batch pipelines; serving only reads",
+  },
+  ErasureHandler: {
+    'dynamodb:BatchGetItem': "online-store's reads serve the pipelines; erasure scans",
+    'kinesis:PutRecords': 'only the push route writes to streams',
   },
   CompactionHandler: {
     'dynamodb:BatchGetItem': 'compaction touches the offline store only',
@@ -185,6 +200,8 @@ const LAMBDA_SERVICE_ACTIONS: Record<keyof typeof FUNCTIONS, readonly string[]> 
   ProcessingStreamHandler: ['s3:ListBucket'],
   BatchProcessingHandler: [],
   ServingServeHandler: [],
+  // DeleteObject with a VersionId purges a noncurrent version: S3 authorises it as s3:DeleteObjectVersion.
+  ErasureHandler: ['s3:DeleteObjectVersion'],
   // Asynchronous invocations that failed every attempt, sent to the dead-letter queue.
   CompactionHandler: ['sqs:SendMessage'],
   // Athena reads the Glue tables and the offline rows, and writes the results, as the caller.
@@ -196,6 +213,7 @@ const ACTION_OF_COMMAND: Record<string, string> = {
   's3:ListObjectsV2': 's3:ListBucket',
   's3:HeadObject': 's3:GetObject',
   'sqs:SendMessageBatch': 'sqs:SendMessage',
+  's3:ListObjectVersions': 's3:ListBucketVersions',
 };
 
 /** The IAM actions of the AWS SDK commands imported (as values) by the modules reachable from a handler entry. */
