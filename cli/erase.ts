@@ -4,9 +4,13 @@
  * credentials, and prints the receipt. Deployed as a job it is not (yet): run it from a
  * machine whose credentials may scan the table and rewrite the bucket.
  */
+
 import { userInfo } from 'node:os';
+import type { Command } from 'commander';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
+import { type DefinitionsOptions, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 export interface EraseOptions {
@@ -52,4 +56,20 @@ export async function eraseCommand(options: EraseOptions, registry: Registry, en
   } finally {
     for (const client of Object.values(clients)) client.destroy();
   }
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('erase')
+        .description('erase an entity from every store (online, offline, raw archive, dead letters) and write a receipt')
+        .requiredOption('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+        .option('--reason <text>', 'why, for the receipt (e.g. the request reference)')
+        .option('--by <who>', 'who asked, for the receipt (default: your user name)')
+        .option('--json', 'print what was removed and the receipt as JSON'),
+    ),
+  ).action(async (options: EraseOptions & DefinitionsOptions) => {
+    await eraseCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
 }

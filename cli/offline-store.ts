@@ -6,6 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Engine, TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
+import { ValidationError } from '../lambdas/core/errors.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
 import { readStackOutputs } from './stack-outputs.js';
 
@@ -30,9 +31,9 @@ export interface OfflineStore {
 }
 
 export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS.ProcessEnv): Promise<OfflineStore> {
-  const [{ createTrainingSetRunner }, { S3Client }] = await Promise.all([import('../lambdas/sdk/training-set.js'), import('@aws-sdk/client-s3')]);
+  const [{ createTrainingSetRunner }, { S3Client }] = await Promise.all([import('../lambdas/app/training-set.js'), import('@aws-sdk/client-s3')]);
   if (!options.stack) {
-    if (options.engine === 'athena') throw new Error('local mode has no Athena; use --engine duckdb, or --stack NAME for a deployed store');
+    if (options.engine === 'athena') throw new ValidationError('local mode has no Athena; use --engine duckdb, or --stack NAME for a deployed store');
     const local = readDiscoveryFile();
     const { createClients } = await import('../lambdas/adapters/aws.js');
     const clients = createClients(accessOf(local));
