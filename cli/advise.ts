@@ -12,9 +12,8 @@ import { ValidationError } from '../lambdas/core/errors.js';
 import type { FeatureAdvice } from '../lambdas/core/staleness.js';
 import type { AdviseDeps, AdvisorReport, ViewSaving } from '../tools/staleness-advisor.js';
 import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
-import { loadRegistry } from './definitions.js';
 import { escapeHtml, htmlPage, px } from './html.js';
-import { type OfflineStoreOptions, withOfflineStore } from './offline-store.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 export interface AdviseOptions {
   readonly service: string;
@@ -234,10 +233,9 @@ export function register(program: Command): void {
         .option('--html <file>', 'also write the report with its chart as an HTML page')
         .option('--json', 'print the report as JSON'),
     ),
-  ).action(async (options: AdviseOptions & OfflineStoreOptions & DefinitionsOptions) => {
-    const registry = await loadRegistry(options.definitions);
-    await withOfflineStore(options, process.env, (store) =>
-      adviseCommand(options, { registry, ...store, stdout: process.stdout, onProgress: stageLines(process.stderr) }),
-    );
-  });
+  ).action(
+    offlineStoreAction((options: AdviseOptions & OfflineStoreOptions & DefinitionsOptions, deps) =>
+      adviseCommand(options, { ...deps, stdout: process.stdout, onProgress: stageLines(process.stderr) }),
+    ),
+  );
 }

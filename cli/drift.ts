@@ -9,9 +9,8 @@ import type { DriftDeps, DriftReport, FeatureDrift } from '../lambdas/app/drift.
 import { parseDuration } from '../lambdas/core/duration.js';
 import { ValidationError } from '../lambdas/core/errors.js';
 import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
-import { loadRegistry } from './definitions.js';
 import { escapeHtml, htmlPage, px } from './html.js';
-import { type OfflineStoreOptions, withOfflineStore } from './offline-store.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 /** The usual reading of PSI: below 0.1 stable, 0.1–0.25 moderate, above 0.25 a shift. */
 export const psiVerdict = (value: number): string => (value < 0.1 ? 'stable' : value < 0.25 ? 'moderate shift' : 'SHIFTED');
@@ -113,8 +112,7 @@ export function register(program: Command): void {
         .option('--html <file>', 'also write the report with its charts as an HTML page')
         .option('--json', 'print the report as JSON'),
     ),
-  ).action(async (options: DriftOptions & OfflineStoreOptions & DefinitionsOptions) => {
-    const registry = await loadRegistry(options.definitions);
-    await withOfflineStore(options, process.env, (store) => driftCommand(options, { registry, ...store, stdout: process.stdout }));
-  });
+  ).action(
+    offlineStoreAction((options: DriftOptions & OfflineStoreOptions & DefinitionsOptions, deps) => driftCommand(options, { ...deps, stdout: process.stdout })),
+  );
 }

@@ -14,8 +14,7 @@ import { EVENT_TS, INGEST_TS, partitionOf } from '../lambdas/core/offline.js';
 import { ident } from '../lambdas/core/point-in-time.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
-import { loadRegistry } from './definitions.js';
-import { type OfflineStoreOptions, withOfflineStore } from './offline-store.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 const HOUR = 3_600_000;
 /** How late an event may arrive and still be counted: partitions are by event time. */
@@ -185,8 +184,9 @@ export function register(program: Command): void {
         .description('the last hour per source and view: events/s, event → servable lag, last update, dead letters, failed batches')
         .option('--json', 'print the status as JSON'),
     ),
-  ).action(async (options: OfflineStoreOptions & DefinitionsOptions & { json?: boolean }) => {
-    const registry = await loadRegistry(options.definitions);
-    await withOfflineStore(options, process.env, (store) => statusCommand(options, { registry, ...store, stdout: process.stdout }));
-  });
+  ).action(
+    offlineStoreAction((options: OfflineStoreOptions & DefinitionsOptions & { json?: boolean }, deps) =>
+      statusCommand(options, { ...deps, stdout: process.stdout }),
+    ),
+  );
 }
