@@ -23,11 +23,11 @@ import { z } from 'zod';
 import { createClients } from '../lambdas/adapters/aws.js';
 import { DuckDbTrainingRunner } from '../lambdas/adapters/duckdb-runner.js';
 import { encodeRows } from '../lambdas/adapters/parquet.js';
+import { buildTrainingSet } from '../lambdas/app/training-set.js';
 import { entity, featureService, featureView, streamSource } from '../lambdas/core/definitions.js';
 import { encodeEntityId } from '../lambdas/core/entity-key.js';
 import { objectName, offlineKey, partitionOf } from '../lambdas/core/offline.js';
 import { Registry } from '../lambdas/core/registry.js';
-import { buildTrainingSet } from '../lambdas/sdk/training-set.js';
 import { EMULATOR_CREDENTIALS, startEmulators } from '../local/emulators.js';
 
 const { values: args } = parseArgs({

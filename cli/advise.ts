@@ -5,13 +5,15 @@
  * small-multiples chart (one panel per feature); `--json` prints the report for scripts.
  */
 import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
 import type { ProgressListener } from '../lambdas/adapters/query-runner.js';
 import { formatDuration, parseDuration } from '../lambdas/core/duration.js';
 import { ValidationError } from '../lambdas/core/errors.js';
 import type { FeatureAdvice } from '../lambdas/core/staleness.js';
-import { type AdviseDeps, type AdvisorReport, adviseService, DEFAULT_STALENESSES, type ViewSaving } from '../lambdas/sdk/staleness-advisor.js';
-import type { Output } from '../lambdas/sdk/training-set-command.js';
+import type { AdviseDeps, AdvisorReport, ViewSaving } from '../tools/staleness-advisor.js';
+import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
 import { escapeHtml, htmlPage, px } from './html.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 export interface AdviseOptions {
   readonly service: string;
@@ -53,6 +55,8 @@ export async function adviseCommand(options: AdviseOptions, deps: AdviseDeps & {
   const tolerance = positiveNumber('--tolerance', options.tolerance);
   const writeUnits = positiveNumber('--write-units', options.writeUnits);
   const lambdaMs = positiveNumber('--lambda-ms', options.lambdaMs);
+  // Loaded here, not at the top: DuckDB is a native module the other commands do without.
+  const { adviseService, DEFAULT_STALENESSES } = await import('../tools/staleness-advisor.js');
   const report = await adviseService(
     {
       service: options.service,
@@ -210,4 +214,28 @@ ${rows}</table>
 <h2>What a batch schedule would save, per day</h2>
 <ul>${report.savings.map((v) => `<li>${escapeHtml(describeViewSaving(report, v))}</li>`).join('')}</ul>`;
   return htmlPage(`Staleness advice for ${report.service}`, body);
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('advise')
+        .description('which streaming features of a service lose nothing when served stale, so that a batch schedule would do')
+        .requiredOption('--service <name>', 'a feature service')
+        .requiredOption('--labels <file|s3://…>', 'labels: join keys, a time column, optionally a 0/1 outcome (.parquet or .csv)')
+        .option('--staleness <durations>', 'the lags to test, comma-separated', '5m,1h,6h,24h')
+        .option('--label-column <name>', 'the 0/1 outcome column (without it: judged by how often values change)')
+        .option('--timestamp-column <name>', "the labels' time column", 'event_timestamp')
+        .option('--tolerance <number>', 'largest acceptable AUC drop (or share of changed values without labels)')
+        .option('--write-units <number>', 'DynamoDB write units per online item write', '1')
+        .option('--lambda-ms <number>', 'Lambda milliseconds per online item write', '5')
+        .option('--html <file>', 'also write the report with its chart as an HTML page')
+        .option('--json', 'print the report as JSON'),
+    ),
+  ).action(
+    offlineStoreAction((options: AdviseOptions & OfflineStoreOptions & DefinitionsOptions, deps) =>
+      adviseCommand(options, { ...deps, stdout: process.stdout, onProgress: stageLines(process.stderr) }),
+    ),
+  );
 }

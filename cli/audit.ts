@@ -2,10 +2,13 @@
  * `tessera audit --feature user_location:lat --since 7d`: who read which features, newest
  * first — Athena over the audit table of `--stack`, or DuckDB over local mode's audit rows.
  */
+import type { Command } from 'commander';
 import type { Row } from '../lambdas/core/definitions.js';
 import { ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
+import { type DefinitionsOptions, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 export interface AuditOptions {
@@ -39,7 +42,7 @@ export function featureRefs(registry: Registry, names: readonly string[]): strin
 export async function auditCommand(options: AuditOptions, registry: Registry, env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<Row[]> {
   const [{ sinceOf }, { queryAuditWithAthena, queryAuditWithDuckDb }, { BucketObjects }] = await Promise.all([
     import('../lambdas/core/audit.js'),
-    import('../lambdas/sdk/audit-query.js'),
+    import('../tools/audit-query.js'),
     import('../lambdas/adapters/bucket-objects.js'),
   ]);
   const query = {
@@ -83,4 +86,23 @@ export async function auditCommand(options: AuditOptions, registry: Registry, en
     }
   }
   return rows;
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('audit')
+        .description('who read which features: e.g. tessera audit --feature user_location:lat --since 7d')
+        .option('--feature <view:feature|view...>', 'reads of this feature, or of any feature of this view (repeatable)')
+        .option('--principal <arn>', 'reads by this IAM principal')
+        .option('--service <name>', 'reads through this feature service')
+        .option('--since <duration|time>', 'how far back: 7d, 12h, or an ISO-8601 time', '7d')
+        .option('--limit <n>', 'at most this many reads, newest first', '1000')
+        .option('--json', 'print the reads as JSON'),
+    ),
+    'a deployed Tessera stack (Athena over its audit table); default: local mode (DuckDB)',
+  ).action(async (options: AuditOptions & DefinitionsOptions) => {
+    await auditCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
 }

@@ -19,20 +19,15 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import cliProgress from 'cli-progress';
-import { DynamoJobStore, type JobProgress, type JobStore } from '../lambdas/adapters/jobs.js';
+import type { Command } from 'commander';
+import type { JobProgress, JobStore } from '../lambdas/adapters/jobs.js';
 import { rawLocation } from '../lambdas/core/batch.js';
 import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
-import { batchDependencies, createBatchHandler, type RunRequest, type RunResult } from '../lambdas/handlers/batch.js';
-import { createRuntime, readConfig } from '../lambdas/handlers/runtime.js';
-import type { Output } from '../lambdas/sdk/training-set-command.js';
-import { accessOf, type LocalEndpoints, namesOf } from '../local/discovery.js';
-import { handlerEnvironment } from '../local/store.js';
+import { type LocalEndpoints, localBatch, type RunRequest, type RunResult, readDiscoveryFile } from '../local/discovery.js';
+import { type DefinitionsOptions, type Output, type StoreOptions, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs, type StackRef } from './stack-outputs.js';
 
 export interface BackfillOptions {
@@ -227,12 +222,11 @@ function progressDisplay(stream: Output): { update: (job: JobProgress) => void; 
  * discovery file), built the way a deployed handler builds itself — `readConfig` over an
  * environment that differs only in its endpoints. Every file is applied here.
  */
-export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registry): BackfillTarget {
-  const runtime = createRuntime(readConfig(handlerEnvironment(accessOf(endpoints), namesOf(endpoints), 'ERROR')), { registry });
-  const deps = batchDependencies(runtime);
+export async function localBackfillTarget(endpoints: LocalEndpoints, registry: Registry): Promise<BackfillTarget> {
+  const [batch, { PutObjectCommand }] = await Promise.all([localBatch(endpoints, registry), import('@aws-sdk/client-s3')]);
   return {
     description: `local mode at ${endpoints.url}`,
-    jobs: deps.jobs,
+    jobs: batch.jobs,
     pollIntervalMs: 200,
     async upload(folder, source) {
       const files = await filesUnder(folder);
@@ -241,31 +235,34 @@ export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registr
       const prefix = `uploads/${source}/${basename(resolve(folder))}/`;
       for (const file of files) {
         // Buffers, not streams: s3rver stores streamed bodies with the SDK's checksum framing.
-        await runtime.clients.s3.send(new PutObjectCommand({ Bucket: endpoints.bucket, Key: `${prefix}${file}`, Body: await readFile(join(folder, file)) }));
+        await batch.s3.send(new PutObjectCommand({ Bucket: endpoints.bucket, Key: `${prefix}${file}`, Body: await readFile(join(folder, file)) }));
       }
       return { prefix, files: files.length };
     },
-    async start(request, onJob) {
+    start(request, onJob) {
       const jobs: JobStore = {
         async create(job) {
-          await deps.jobs.create(job);
+          await batch.jobs.create(job);
           onJob(job.id);
         },
-        record: (id, delta) => deps.jobs.record(id, delta),
-        get: (id) => deps.jobs.get(id),
+        record: (id, delta) => batch.jobs.record(id, delta),
+        get: (id) => batch.jobs.get(id),
       };
-      const handler = createBatchHandler(runtime, { ...deps, jobs });
-      return (await handler({ ...request, inline: true })) as RunResult;
+      return batch.run(request, jobs);
     },
-    close() {
-      for (const client of Object.values(runtime.clients)) client.destroy();
-    },
+    close: () => batch.close(),
   };
 }
 
 /** A deployed stack: its batch function invoked with the run, its job items read from its table. */
 export async function stackBackfillTarget(ref: StackRef, env: NodeJS.ProcessEnv): Promise<BackfillTarget> {
-  const outputs = await readStackOutputs(ref, env);
+  const [outputs, { DynamoDBClient }, { InvokeCommand, LambdaClient }, { NodeHttpHandler }, { DynamoJobStore }] = await Promise.all([
+    readStackOutputs(ref, env),
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-lambda'),
+    import('@smithy/node-http-handler'),
+    import('../lambdas/adapters/jobs.js'),
+  ]);
   const functionName = outputs.require('BatchFunctionName');
   const table = outputs.require('TableName');
   // One attempt: a retried invocation would start a second job over the same files. The
@@ -308,7 +305,11 @@ async function filesUnder(folder: string): Promise<string[]> {
   try {
     entries = await readdir(folder, { recursive: true, withFileTypes: true });
   } catch (error) {
-    throw new ValidationError(`--location ${folder}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`);
+    throw new ValidationError(
+      `--location ${folder}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message}`,
+      undefined,
+      { cause: error },
+    );
   }
   return entries
     .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
@@ -322,4 +323,33 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('backfill')
+        .description('apply the files of a source over a time range with the batch handler, and follow the job')
+        .option('--source <name>', 'the source whose files to apply')
+        .option('--view <view>', "a feature view: applies the view's source, which rebuilds every view of that source")
+        .requiredOption('--from <time>', 'start of the range (ISO-8601 or epoch ms)')
+        .requiredOption('--to <time>', 'end of the range, inclusive (ISO-8601 or epoch ms)')
+        .option(
+          '--location <./dir|prefix|s3://…>',
+          "files elsewhere than the source's own location: a local folder (uploaded to local mode's bucket first), a key prefix or s3://… (a deployed stack must be granted it: backfillReadLocations)",
+        ),
+    ),
+  ).action(async (options: BackfillOptions & DefinitionsOptions & StoreOptions) => {
+    const registry = await loadRegistry(options.definitions);
+    const target = options.stack
+      ? await stackBackfillTarget({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, process.env)
+      : await localBackfillTarget(readDiscoveryFile(), registry);
+    try {
+      const summary = await backfillCommand(options, { registry, target, stdout: process.stdout, stderr: process.stderr });
+      if (summary.job.failed) process.exitCode = 2;
+    } finally {
+      target.close();
+    }
+  });
 }

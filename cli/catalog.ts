@@ -3,8 +3,11 @@
  * a reachable store — local mode's discovery file, or `--stack` — the page carries each
  * view's freshness and null rates measured from the offline Parquet objects.
  */
+import type { Command } from 'commander';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
+import { type DefinitionsOptions, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 export interface CatalogOptions {
@@ -17,7 +20,7 @@ export interface CatalogOptions {
 
 export async function catalogCommand(options: CatalogOptions, registry: Registry, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
   const [{ writeCatalogSite, measureOfflineStats }, { BucketObjects }, { S3Client }] = await Promise.all([
-    import('../lambdas/sdk/catalog-site.js'),
+    import('../tools/catalog-site.js'),
     import('../lambdas/adapters/bucket-objects.js'),
     import('@aws-sdk/client-s3'),
   ]);
@@ -46,4 +49,19 @@ export async function catalogCommand(options: CatalogOptions, registry: Registry
   }
   const site = await writeCatalogSite(options.out, registry, figures);
   log(`Wrote ${site.files.join(', ')}${figures ? ` with figures of ${Object.keys(figures.stats).length} views` : ''}.`);
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('catalog')
+        .description('write the catalog page (search, lineage, pii, freshness) as a static site')
+        .requiredOption('--out <dir>', 'the folder to write index.html and catalog.json to')
+        .option('--no-stats', 'skip measuring freshness and null rates from the offline store'),
+    ),
+    'a deployed Tessera stack to measure (CloudFormation stack name); default: local mode, if running',
+  ).action(async (options: CatalogOptions & DefinitionsOptions) => {
+    await catalogCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
 }

@@ -4,11 +4,13 @@
  * for small multiples (training vs served shares per bin, one panel per feature), `--json`.
  */
 import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { DriftDeps, DriftReport, FeatureDrift } from '../lambdas/app/drift.js';
 import { parseDuration } from '../lambdas/core/duration.js';
 import { ValidationError } from '../lambdas/core/errors.js';
-import { type DriftDeps, type DriftReport, driftReport, type FeatureDrift } from '../lambdas/sdk/drift.js';
-import type { Output } from '../lambdas/sdk/training-set-command.js';
+import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
 import { escapeHtml, htmlPage, px } from './html.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 /** The usual reading of PSI: below 0.1 stable, 0.1–0.25 moderate, above 0.25 a shift. */
 export const psiVerdict = (value: number): string => (value < 0.1 ? 'stable' : value < 0.25 ? 'moderate shift' : 'SHIFTED');
@@ -27,6 +29,8 @@ export async function driftCommand(options: DriftOptions, deps: DriftDeps & { st
   const window = parseDuration(options.since ?? '7d');
   if (window === undefined) throw new ValidationError(`--since: ${options.since} is not a duration like 7d`);
   const now = (deps.clock ?? Date.now)();
+  // Loaded here, not at the top: DuckDB is a native module the other commands do without.
+  const { driftReport } = await import('../lambdas/app/drift.js');
   const report = await driftReport(
     {
       service: options.service,
@@ -93,4 +97,22 @@ export function driftHtml(report: DriftReport): string {
 <table><tr><th>feature</th><th>PSI</th><th>KS</th><th>training</th><th>served</th></tr>
 ${rows}</table>`;
   return htmlPage(`Drift of ${report.service}`, body);
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('drift')
+        .description('PSI (and KS for numbers) per feature between a training set and what was served since')
+        .requiredOption('--service <name>', 'a feature service')
+        .requiredOption('--training <file>', 'a training set of the service (.parquet or .csv), e.g. from tessera training-set')
+        .option('--since <duration>', 'how far back to look at what was served', '7d')
+        .option('--timestamp-column <name>', "the training set's time column", 'event_timestamp')
+        .option('--html <file>', 'also write the report with its charts as an HTML page')
+        .option('--json', 'print the report as JSON'),
+    ),
+  ).action(
+    offlineStoreAction((options: DriftOptions & OfflineStoreOptions & DefinitionsOptions, deps) => driftCommand(options, { ...deps, stdout: process.stdout })),
+  );
 }

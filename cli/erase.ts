@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { Command } from 'commander';
 import { createClients } from '../lambdas/adapters/aws.js';
 import { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
 import { DynamoErasureJobStore, type ErasureJobStore, MemoryErasureJobStore } from '../lambdas/adapters/erasure-jobs.js';
@@ -21,6 +22,8 @@ import { type ErasureJob, type ErasureReceipt, jobComplete, parseSubject, progre
 import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
+import { type DefinitionsOptions, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 export interface EraseOptions {
@@ -155,4 +158,21 @@ async function showStatus(options: EraseOptions, env: NodeJS.ProcessEnv, out: (l
   } finally {
     for (const client of Object.values(clients)) client.destroy();
   }
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('erase')
+        .description("erase an entity from every store (online, offline, raw archive, dead letters; its id nulled in other entities' rows) and write a receipt")
+        .option('--entity <key=value>', 'the subject, e.g. user_id=u0001')
+        .option('--status <job>', 'show the progress of an erasure job of --stack')
+        .option('--reason <text>', 'why, for the receipt (e.g. the request reference)')
+        .option('--by <who>', 'who asked, for the receipt (default: your user name)')
+        .option('--json', 'print what was removed and the receipt as JSON'),
+    ),
+  ).action(async (options: EraseOptions & DefinitionsOptions) => {
+    await eraseCommand(options, await loadRegistry(options.definitions), process.env, console.log);
+  });
 }

@@ -6,7 +6,11 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Engine, TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
+import { ValidationError } from '../lambdas/core/errors.js';
+import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
+import type { DefinitionsOptions } from './command.js';
+import { loadRegistry } from './definitions.js';
 import { readStackOutputs } from './stack-outputs.js';
 
 /** The schema DuckDB puts the offline views in, locally (the Glue database's name in a stack). */
@@ -30,9 +34,9 @@ export interface OfflineStore {
 }
 
 export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS.ProcessEnv): Promise<OfflineStore> {
-  const [{ createTrainingSetRunner }, { S3Client }] = await Promise.all([import('../lambdas/sdk/training-set.js'), import('@aws-sdk/client-s3')]);
+  const [{ createTrainingSetRunner }, { S3Client }] = await Promise.all([import('../lambdas/app/training-set.js'), import('@aws-sdk/client-s3')]);
   if (!options.stack) {
-    if (options.engine === 'athena') throw new Error('local mode has no Athena; use --engine duckdb, or --stack NAME for a deployed store');
+    if (options.engine === 'athena') throw new ValidationError('local mode has no Athena; use --engine duckdb, or --stack NAME for a deployed store');
     const local = readDiscoveryFile();
     const { createClients } = await import('../lambdas/adapters/aws.js');
     const clients = createClients(accessOf(local));
@@ -74,3 +78,11 @@ export async function withOfflineStore<T>(options: OfflineStoreOptions, env: Nod
     store.close();
   }
 }
+
+/** The action of a command over the offline store: loads the definitions, opens the store, runs the command, closes the store. */
+export const offlineStoreAction =
+  <O extends OfflineStoreOptions & DefinitionsOptions>(run: (options: O, deps: OfflineStore & { registry: Registry }) => Promise<unknown>) =>
+  async (options: O): Promise<void> => {
+    const registry = await loadRegistry(options.definitions);
+    await withOfflineStore(options, process.env, (store) => run(options, { ...store, registry }));
+  };

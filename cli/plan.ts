@@ -1,18 +1,9 @@
 /** `tessera plan`: validate the definitions, print the catalog and what differs from the deployed one. */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
 import { buildCatalog, type Catalog, type CatalogChange, diffCatalogs } from '../lambdas/core/catalog.js';
-import { Registry } from '../lambdas/core/registry.js';
-
-export const DEFAULT_DEFINITIONS = 'features/index.ts';
-
-export async function loadRegistry(path = DEFAULT_DEFINITIONS): Promise<Registry> {
-  return Registry.fromModule(await import(pathToFileURL(resolve(path)).href));
-}
-
-/** `1 source`, `2 sources`, `1 entity`, `3 entities`. */
-export const countOf = (n: number, noun: string): string =>
-  `${n.toLocaleString('en-US')} ${n === 1 ? noun : noun.endsWith('y') ? `${noun.slice(0, -1)}ies` : `${noun}s`}`;
+import { type DefinitionsOptions, withApi, withDefinitions } from './command.js';
+import { countOf, loadRegistry } from './definitions.js';
+import { reach, resolveTarget, type TargetOptions } from './target.js';
 
 export function describeCatalog(catalog: Catalog): string {
   const lines = [
@@ -41,4 +32,20 @@ export function describeChanges(changes: readonly CatalogChange[], against: stri
   return [`Changes against ${against}:`, ...changes.map((c) => `  ${sign[c.kind]} ${c.definition} (${c.kind})`)].join('\n');
 }
 
-export { buildCatalog, diffCatalogs };
+export function register(program: Command): void {
+  withDefinitions(withApi(program.command('plan')))
+    .description('validate the definitions, show the catalog and what changed against the deployed one')
+    .option('--json', 'print the catalog as JSON')
+    .action(async (options: TargetOptions & DefinitionsOptions & { json?: boolean }) => {
+      const registry = await loadRegistry(options.definitions);
+      const catalog = buildCatalog(registry);
+      if (options.json) return console.log(JSON.stringify(catalog, null, 2));
+      console.log(`Definitions in ${options.definitions} are valid.\n${describeCatalog(catalog)}\n`);
+      const target = await resolveTarget(options, process.env);
+      try {
+        console.log(describeChanges(diffCatalogs(await reach(target, () => target.client.catalog()), catalog), target.description));
+      } catch (error) {
+        console.log(`Could not read the catalog to compare with: ${(error as Error).message}. Everything would be new.`);
+      }
+    });
+}

@@ -8,11 +8,14 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Presets, SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
 import { KinesisEventStream } from '../lambdas/adapters/event-stream.js';
 import { NotFoundError } from '../lambdas/core/errors.js';
 import { Ingestor, type Rejection } from '../lambdas/core/ingest.js';
 import type { Registry } from '../lambdas/core/registry.js';
-import type { CliTarget } from './target.js';
+import { type DefinitionsOptions, withApi, withDefinitions } from './command.js';
+import { countOf, loadRegistry } from './definitions.js';
+import { type CliTarget, reach, resolveTarget, type TargetOptions } from './target.js';
 
 export interface PushSummary {
   readonly sent: number;
@@ -31,7 +34,7 @@ export async function pushFile(file: string, sourceName: string, registry: Regis
   const ingestor = new Ingestor(registry);
   const stream = target.aws ? new KinesisEventStream(new KinesisClient({ region: target.aws.region })) : undefined;
   const streamName = target.aws?.streams[sourceName];
-  if (target.aws && !streamName) throw new Error(`the stack has no stream for source "${sourceName}"`);
+  if (target.aws && !streamName) throw new NotFoundError(`the stack has no stream for source "${sourceName}"`);
   const bar = progress ? new SingleBar({ format: 'push {bar} {value} events | {rejected} rejected', hideCursor: true }, Presets.shades_classic) : undefined;
   bar?.start(0, 0, { rejected: 0 });
   const rejected: { line: number; rejection: Rejection }[] = [];
@@ -66,4 +69,21 @@ export async function pushFile(file: string, sourceName: string, registry: Regis
   await flush();
   bar?.stop();
   return { sent, rejected };
+}
+
+export function register(program: Command): void {
+  withDefinitions(
+    withApi(program.command('push'))
+      .description('send events from a JSON-lines file to a stream source')
+      .requiredOption('--file <path>', 'JSON lines, one event per line')
+      .option('--source <name>', 'the stream source', 'transactions'),
+  ).action(async (options: TargetOptions & DefinitionsOptions & { file: string; source: string }) => {
+    const registry = await loadRegistry(options.definitions);
+    const target = await resolveTarget(options, process.env);
+    const summary = await reach(target, () => pushFile(options.file, options.source, registry, target, process.stderr.isTTY === true));
+    console.log(`${countOf(summary.sent, 'event')} sent to ${options.source} on ${target.description}; ${summary.rejected.length} rejected.`);
+    for (const { line, rejection } of summary.rejected.slice(0, 20)) console.log(`  line ${line}: ${rejection.code}: ${rejection.message}`);
+    if (summary.rejected.length > 20) console.log(`  … and ${summary.rejected.length - 20} more`);
+    if (summary.rejected.length) process.exitCode = 2;
+  });
 }

@@ -4,6 +4,7 @@
  * function and the training workgroup of a store by its stack name.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 
 export interface StackRef {
   readonly stack: string;
@@ -19,7 +20,7 @@ export interface StackOutputs {
 
 export async function readStackOutputs(ref: StackRef, env: NodeJS.ProcessEnv = {}): Promise<StackOutputs> {
   const region = ref.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region) throw new Error('--stack needs a region: pass --region or set AWS_REGION');
+  if (!region) throw new ValidationError('--stack needs a region: pass --region or set AWS_REGION');
   const cloudformation = new CloudFormationClient({ region });
   try {
     const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: ref.stack }));
@@ -29,7 +30,7 @@ export async function readStackOutputs(ref: StackRef, env: NodeJS.ProcessEnv = {
       region,
       require(key) {
         const value = outputs.get(key);
-        if (!value) throw new Error(`stack ${ref.stack} has no ${key} output; is it a Tessera stack, deployed from this version?`);
+        if (!value) throw new NotFoundError(`stack ${ref.stack} has no ${key} output; is it a Tessera stack, deployed from this version?`);
         return value;
       },
     };

@@ -5,16 +5,16 @@
  * and the failed batches kept in the bucket. Read from the offline store (DuckDB locally,
  * Athena deployed) and the bucket's dead-letter and failed-batch prefixes.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { sqlString } from '../lambdas/adapters/duckdb-runner.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Command } from 'commander';
 import type { TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
 import { formatDuration } from '../lambdas/core/duration.js';
 import { freshnessByView, type ViewFreshness } from '../lambdas/core/freshness.js';
 import { EVENT_TS, INGEST_TS, partitionOf } from '../lambdas/core/offline.js';
 import { ident } from '../lambdas/core/point-in-time.js';
 import type { Registry } from '../lambdas/core/registry.js';
-import { runOfflineQuery } from '../lambdas/sdk/offline-query.js';
-import type { Output } from '../lambdas/sdk/training-set-command.js';
+import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
+import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js';
 
 const HOUR = 3_600_000;
 /** How late an event may arrive and still be counted: partitions are by event time. */
@@ -61,6 +61,8 @@ export interface StoreStatus {
 }
 
 export async function storeStatus(deps: StatusDeps): Promise<StoreStatus> {
+  // Loaded here, not at the top: DuckDB is a native module the other commands do without.
+  const [{ sqlString }, { runOfflineQuery }] = await Promise.all([import('../lambdas/adapters/duckdb-runner.js'), import('../lambdas/app/offline-query.js')]);
   const now = (deps.clock ?? Date.now)();
   const since = now - HOUR;
   const views = [...deps.registry.views.values()];
@@ -110,6 +112,7 @@ export async function storeStatus(deps: StatusDeps): Promise<StoreStatus> {
 
 /** Objects under `prefix` written after `since`. */
 async function countSince(s3: S3Client, bucket: string, prefix: string, since: number): Promise<number> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
   let count = 0;
   let token: string | undefined;
   do {
@@ -171,4 +174,19 @@ export async function statusCommand(options: { json?: boolean }, deps: StatusDep
   const status = await storeStatus({ ...deps, clock: () => now });
   deps.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(status, now));
   return status;
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('status')
+        .description('the last hour per source and view: events/s, event → servable lag, last update, dead letters, failed batches')
+        .option('--json', 'print the status as JSON'),
+    ),
+  ).action(
+    offlineStoreAction((options: OfflineStoreOptions & DefinitionsOptions & { json?: boolean }, deps) =>
+      statusCommand(options, { ...deps, stdout: process.stdout }),
+    ),
+  );
 }

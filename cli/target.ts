@@ -8,6 +8,7 @@
  */
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { TesseraClient } from '../client/tessera-client.js';
+import { TesseraError } from '../lambdas/core/errors.js';
 import { LOCAL_ENDPOINTS_FILE, LOCAL_OPERATOR, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
 import { readStackOutputs } from './stack-outputs.js';
 
@@ -50,8 +51,10 @@ export function localApi(options: TargetOptions, env: NodeJS.ProcessEnv, discove
 }
 
 /** Nothing answered at the target's URL: says which URL, found how, and what to do. */
-export class ApiUnreachable extends Error {
-  override readonly name = 'ApiUnreachable';
+export class ApiUnreachable extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ApiUnreachable', message, undefined, options);
+  }
 }
 
 /** Runs `call` against the target; a refused or failed connection becomes an ApiUnreachable naming the URL and the fix. */
@@ -64,7 +67,7 @@ export async function reach<T>(target: CliTarget, call: () => Promise<T>): Promi
     const fix = target.aws
       ? 'Check the stack and your network.'
       : `Start local mode with \`npm start\` (PORT=4300 npm start for another port; the CLI then finds it through ${LOCAL_ENDPOINTS_FILE}), or point the CLI at a running one with --url URL or TESSERA_URL=URL.`;
-    throw new ApiUnreachable(`cannot reach ${target.description}${target.foundBy ? ` (from ${target.foundBy})` : ''}: ${reason}. ${fix}`);
+    throw new ApiUnreachable(`cannot reach ${target.description}${target.foundBy ? ` (from ${target.foundBy})` : ''}: ${reason}. ${fix}`, { cause: error });
   }
 }
 

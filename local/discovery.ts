@@ -3,13 +3,20 @@
  * endpoints and credentials, the region and the resource names, written when local mode
  * starts and removed when it stops. It is how a second process — `tessera backfill`,
  * `tessera training-set` — reaches the stores of the local mode that is running, since
- * local mode has no AWS account or CloudFormation outputs to look them up in.
+ * local mode has no AWS account or CloudFormation outputs to look them up in. It is the CLI's
+ * one way into local mode: what a command needs of it (the batch handler, for a backfill)
+ * is built here, so that cli/ never reaches into the handlers or local/store.ts.
  */
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { AwsAccess } from '../lambdas/adapters/aws.js';
+import type { JobStore } from '../lambdas/adapters/jobs.js';
+import { TesseraError } from '../lambdas/core/errors.js';
+import type { Registry } from '../lambdas/core/registry.js';
+import type { RunRequest, RunResult } from '../lambdas/handlers/batch.js';
 import type { ResourceNames } from './resources.js';
 import type { LocalStore } from './store.js';
 
@@ -52,8 +59,10 @@ export const LocalEndpoints = z.object({
 export type LocalEndpoints = z.infer<typeof LocalEndpoints>;
 
 /** A store that is not running, or a file that does not describe one: the message says what to do. */
-export class LocalModeNotRunning extends Error {
-  override readonly name = 'LocalModeNotRunning';
+export class LocalModeNotRunning extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('LocalModeNotRunning', message, undefined, options);
+  }
 }
 
 /** What the discovery file of `store` holds. */
@@ -136,6 +145,39 @@ export const accessOf = (endpoints: LocalEndpoints): AwsAccess => ({
 });
 
 export const namesOf = (endpoints: LocalEndpoints): ResourceNames => ({ table: endpoints.table, bucket: endpoints.bucket, streams: endpoints.streams });
+
+/** The run of a backfill, as the batch function takes it and answers. */
+export type { RunRequest, RunResult };
+
+/** Local mode's batch handler, built in this process against the stores of a running local mode. */
+export interface LocalBatch {
+  readonly s3: S3Client;
+  /** Local mode's job items. */
+  readonly jobs: JobStore;
+  /** Applies the run's files here (inline), recording the job through `jobs`. */
+  run(request: RunRequest, jobs: JobStore): Promise<RunResult>;
+  close(): void;
+}
+
+/** Wires the batch handler as local mode wires its own (local/store.ts), against the stores `endpoints` name. */
+export async function localBatch(endpoints: LocalEndpoints, registry: Registry): Promise<LocalBatch> {
+  // Loaded here, not at the top: every CLI command reads this module, and the batch pipeline is heavy.
+  const [{ batchDependencies, createBatchHandler }, { createRuntime, readConfig }, { handlerEnvironment }] = await Promise.all([
+    import('../lambdas/handlers/batch.js'),
+    import('../lambdas/handlers/runtime.js'),
+    import('./store.js'),
+  ]);
+  const runtime = createRuntime(readConfig(handlerEnvironment(accessOf(endpoints), namesOf(endpoints), 'ERROR')), { registry });
+  const deps = batchDependencies(runtime);
+  return {
+    s3: runtime.clients.s3,
+    jobs: deps.jobs,
+    run: async (request, jobs) => (await createBatchHandler(runtime, { ...deps, jobs })({ ...request, inline: true })) as RunResult,
+    close() {
+      for (const client of Object.values(runtime.clients)) client.destroy();
+    },
+  };
+}
 
 function readIfPresent(file: string): LocalEndpoints | undefined {
   try {

@@ -30,6 +30,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { TesseraError } from '../lambdas/core/errors.js';
 
 /** The account the local ARNs carry; nothing checks it. */
 export const LOCAL_ACCOUNT = '000000000000';
@@ -130,12 +131,16 @@ export function kinesisEvent(
 
 export const streamArn = (region: string, streamName: string, account = LOCAL_ACCOUNT): string => `arn:aws:kinesis:${region}:${account}:stream/${streamName}`;
 
-export class DrainTimeout extends Error {
-  override readonly name = 'DrainTimeout';
+export class DrainTimeout extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DrainTimeout', message, undefined, options);
+  }
 }
 
-export class MappingStopped extends Error {
-  override readonly name = 'MappingStopped';
+export class MappingStopped extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('MappingStopped', message, undefined, options);
+  }
 }
 
 interface ShardState {

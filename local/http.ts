@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayEventIdentity, APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { PayloadTooLargeError } from '../lambdas/core/errors.js';
 import { LOCAL_ACCOUNT } from './event-source-mapping.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -52,10 +53,6 @@ export interface HttpAdapter {
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-class BodyTooLarge extends Error {
-  override readonly name = 'BodyTooLarge';
-}
-
 export async function startHttpAdapter(handler: ProxyHandler, options: HttpAdapterOptions = {}): Promise<HttpAdapter> {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const newRequestId = options.requestId ?? randomUUID;
@@ -78,10 +75,10 @@ export async function startHttpAdapter(handler: ProxyHandler, options: HttpAdapt
         writeResult(res, result, requestId);
       })
       .catch((error) => {
-        if (error instanceof BodyTooLarge) {
+        if (error instanceof PayloadTooLargeError) {
           // Answer now and close the connection; the rest of the body is never read.
           res.setHeader('connection', 'close');
-          writeResult(res, errorResult(413, 'PayloadTooLargeError', `request bodies are limited to ${maxBodyBytes} bytes`, requestId), requestId);
+          writeResult(res, errorResult(413, error.code, error.message, requestId), requestId);
           res.on('finish', () => req.socket.destroySoon?.());
           return;
         }
@@ -110,13 +107,13 @@ export async function startHttpAdapter(handler: ProxyHandler, options: HttpAdapt
   };
 }
 
-/** The body as a Buffer; rejects with BodyTooLarge as soon as it exceeds the limit. */
+/** The body as a Buffer; rejects with a PayloadTooLargeError as soon as it exceeds the limit. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       req.pause();
-      reject(new BodyTooLarge());
+      reject(new PayloadTooLargeError(`request bodies are limited to ${limit} bytes`));
       return;
     }
     const chunks: Buffer[] = [];
@@ -126,7 +123,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.off('data', onData);
         req.pause();
-        reject(new BodyTooLarge());
+        reject(new PayloadTooLargeError(`request bodies are limited to ${limit} bytes`));
         return;
       }
       chunks.push(chunk);

@@ -12,7 +12,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { countOf, loadRegistry } from '../cli/plan.js';
+import { countOf, loadRegistry } from '../cli/definitions.js';
 import { sdkNodeWarningOnce } from '../cli/sdk-warning.js';
 import type { Transaction } from '../features/fraud.js';
 import { TransactionGenerator, userId } from '../features/generator.js';

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { TesseraError } from '../lambdas/core/errors.js';
 
 export interface LocalModeOptions {
   /** Port of the API on 127.0.0.1 (PORT). */
@@ -37,8 +38,11 @@ export const USAGE = `Usage: npm start [-- options]     (PORT=4300 npm start cha
   --principal <key>=<arn>  report SigV4-signed requests of this access key id as this role (repeatable)
   --help                   this text`;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/** `npm start` options that cannot be parsed; the message ends with the usage text. */
+export class UsageError extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UsageError', message, undefined, options);
+  }
 }
 
 export function parseLocalModeOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LocalModeOptions {
@@ -46,7 +50,7 @@ export function parseLocalModeOptions(argv: readonly string[], env: Readonly<Rec
   try {
     parsed = parse(argv);
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
+    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`, { cause: error });
   }
   const { values } = parsed;
   const port = Number(env.PORT ?? 4000);

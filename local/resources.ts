@@ -13,6 +13,7 @@ import {
   ResourceNotFoundException as StreamNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { type BucketLocationConstraint, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { TesseraError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
 
 export interface ResourceNames {
@@ -49,8 +50,11 @@ export interface EnsureResourcesOptions {
   readonly region?: string;
 }
 
-export class ResourceTimeout extends Error {
-  override readonly name = 'ResourceTimeout';
+/** A table or stream of local mode did not become active in time. */
+export class ResourceTimeout extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ResourceTimeout', message, undefined, options);
+  }
 }
 
 export async function ensureResources(clients: ResourceClients, names: ResourceNames, options: EnsureResourcesOptions = {}): Promise<void> {

@@ -9,13 +9,13 @@
  */
 
 import { LOCAL_DATABASE } from '../cli/offline-store.js';
+import { duckDbOfflineSql } from '../lambdas/app/offline-query.js';
 import { DEFAULT_PSI_THRESHOLD } from '../lambdas/app/profile-job.js';
 import { ratePeriodMs, scheduledRun } from '../lambdas/core/schedule.js';
 import { batchDependencies, createBatchHandler } from '../lambdas/handlers/batch.js';
 import { createCompactHandler } from '../lambdas/handlers/compact.js';
 import { createProfileHandler } from '../lambdas/handlers/profile.js';
 import type { Runtime } from '../lambdas/handlers/runtime.js';
-import { duckDbOfflineSql } from '../lambdas/sdk/offline-query.js';
 
 export interface TimerJob {
   /** Shown in log lines, e.g. `compaction`, `batch transactions_daily`. */

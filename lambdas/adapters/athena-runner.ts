@@ -68,7 +68,7 @@ export class AthenaQueryRunner implements QueryRunner {
       );
       queryId = started.QueryExecutionId;
     } catch (error) {
-      throw new QueryError('athena', (error as Error).message, sql);
+      throw new QueryError('athena', (error as Error).message, sql, undefined, { cause: error });
     }
     if (!queryId) throw new QueryError('athena', 'StartQueryExecution returned no query id', sql);
     let delay = pollMs;
@@ -168,7 +168,7 @@ export class AthenaTrainingRunner implements TrainingSetRunner {
         executed = await athena.execute(unload);
       } catch (error) {
         // Report the point-in-time SQL itself: it is what a user would paste into the console.
-        if (error instanceof QueryError) throw new QueryError('athena', error.reason, query.sql, error.queryId);
+        if (error instanceof QueryError) throw new QueryError('athena', error.reason, query.sql, error.queryId, { cause: error });
         throw error;
       }
       const files = await this.download(resultPrefix, query.workDir, onProgress);

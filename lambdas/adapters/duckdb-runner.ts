@@ -46,7 +46,7 @@ export class DuckDbQueryRunner implements QueryRunner {
       const reader = await this.connection.runAndReadAll(sql);
       return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plainValue(v)])));
     } catch (error) {
-      throw new QueryError('duckdb', (error as Error).message, sql);
+      throw new QueryError('duckdb', (error as Error).message, sql, undefined, { cause: error });
     }
   }
 
@@ -55,7 +55,7 @@ export class DuckDbQueryRunner implements QueryRunner {
     try {
       await this.connection.run(sql);
     } catch (error) {
-      throw new QueryError('duckdb', (error as Error).message, sql);
+      throw new QueryError('duckdb', (error as Error).message, sql, undefined, { cause: error });
     }
   }
 
@@ -116,7 +116,7 @@ export class DuckDbTrainingRunner implements TrainingSetRunner {
       try {
         await db.connection.run(`COPY (${query.sql}) TO ${sqlString(file)} (FORMAT PARQUET, COMPRESSION SNAPPY)`);
       } catch (error) {
-        throw new QueryError('duckdb', (error as Error).message, query.sql);
+        throw new QueryError('duckdb', (error as Error).message, query.sql, undefined, { cause: error });
       }
       return { files: [file], engine: 'duckdb' };
     } finally {

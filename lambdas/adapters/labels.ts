@@ -90,7 +90,7 @@ export async function loadLabels(
   try {
     await db.exec(`COPY (SELECT ${select.join(', ')} FROM "__raw_labels" ORDER BY rowid) TO ${sqlString(file)} (FORMAT PARQUET)`);
   } catch (error) {
-    throw new ValidationError(`labels ${source}: ${error instanceof QueryError ? error.reason : (error as Error).message}`);
+    throw new ValidationError(`labels ${source}: ${error instanceof QueryError ? error.reason : (error as Error).message}`, undefined, { cause: error });
   }
   const ts = ident(options.timestampColumn);
   const [stats] = await db.run(`SELECT count(*) AS n, min(${ts}) AS lo, max(${ts}) AS hi FROM read_parquet(${sqlString(file)})`);

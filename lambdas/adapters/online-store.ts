@@ -15,6 +15,7 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { TesseraError } from '../core/errors.js';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
 import { forEachInFlight } from './in-flight.js';
 
@@ -25,8 +26,11 @@ export interface OnlineStore {
   apply(group: OnlineGroup, rowsByEntity: ReadonlyMap<string, readonly PositionedRow[]>, now: number): Promise<string[]>;
 }
 
-export class ReadDeadlineExceeded extends Error {
-  override readonly name = 'ReadDeadlineExceeded';
+/** The online store did not answer a read before its deadline (the API answers 503). */
+export class ReadDeadlineExceeded extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ReadDeadlineExceeded', message, undefined, options);
+  }
 }
 
 /** Adds up the capacity DynamoDB reports (ReturnConsumedCapacity: TOTAL), for benchmarks. */

@@ -5,6 +5,7 @@
  * the Glue tables over S3; DuckDB reads the same Parquet objects, fetched through the S3 API.
  */
 import type { FeatureView, Row } from '../core/definitions.js';
+import { TesseraError } from '../core/errors.js';
 
 export type Engine = 'athena' | 'duckdb';
 
@@ -15,15 +16,15 @@ export interface QueryRunner {
 }
 
 /** A query the engine refused or failed: its own message, and the SQL it was given. */
-export class QueryError extends Error {
-  override readonly name = 'QueryError';
+export class QueryError extends TesseraError {
   constructor(
     readonly engine: Engine,
     readonly reason: string,
     readonly sql: string,
     readonly queryId?: string,
+    options?: ErrorOptions,
   ) {
-    super(`${engine} query failed${queryId ? ` (${queryId})` : ''}: ${reason}`);
+    super('QueryError', `${engine} query failed${queryId ? ` (${queryId})` : ''}: ${reason}`, undefined, options);
   }
 }
 

@@ -85,11 +85,6 @@ export function partitionOf(eventTs: number): Partition {
   return { date: iso.slice(0, 10), hour: iso.slice(11, 13) };
 }
 
-/** Compares partitions in time order (the strings sort as they read). */
-export function comparePartitions(a: Partition, b: Partition): number {
-  return a.date !== b.date ? (a.date < b.date ? -1 : 1) : a.hour === b.hour ? 0 : a.hour < b.hour ? -1 : 1;
-}
-
 export const viewPrefix = (view: string): string => `${OFFLINE_PREFIX}${view}/`;
 
 export const partitionPrefix = (view: string, p: Partition): string => `${viewPrefix(view)}date=${p.date}/hour=${p.hour}/`;

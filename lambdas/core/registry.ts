@@ -298,12 +298,6 @@ export class Registry {
   streamSources(): StreamSource[] {
     return [...this.sources.values()].filter((s): s is StreamSource => s.kind === 'stream');
   }
-
-  sourceOfStream(streamName: string): StreamSource {
-    const source = this.streamSources().find((s) => s.streamName === streamName);
-    if (!source) throw new NotFoundError(`no stream source reads the stream "${streamName}"`);
-    return source;
-  }
 }
 
 /** Why a feature is pii, for messages: `is tagged pii` or `is pii: computed from user_location:lat, …`. */

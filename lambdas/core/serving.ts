@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { entityIdOf, itemKeyProblem, MAX_ITEM_KEY_BYTES } from './entity-key.js';
-import { PayloadTooLargeError, ValidationError } from './errors.js';
+import { API_ERROR_CODES, PayloadTooLargeError, ValidationError } from './errors.js';
 import { evaluateOnDemand } from './on-demand.js';
 import { type FeatureValue, onlineGroups, readFeatures, type TierItem, tierKeys } from './online.js';
 import type { ReadPlan, Registry } from './registry.js';
@@ -59,16 +59,7 @@ export const Health = z.object({ status: z.literal('ok') });
 /** The body of every 4xx and 5xx response. */
 export const ErrorBody = z.object({
   error: z.object({
-    code: z.enum([
-      'ValidationError',
-      'NotFoundError',
-      'AccessDeniedError',
-      'PayloadTooLargeError',
-      'MethodNotAllowed',
-      'DefinitionError',
-      'InternalError',
-      'ServiceUnavailable',
-    ]),
+    code: z.enum(API_ERROR_CODES),
     message: z.string(),
     details: z.unknown().optional(),
     requestId: z.string(),
@@ -102,7 +93,7 @@ export function planRequest(registry: Registry, body: unknown): RequestPlan {
       try {
         entityId = entityIdOf(view, entity);
       } catch (error) {
-        throw new ValidationError(`entities[${index}]: ${(error as Error).message}`, { index });
+        throw new ValidationError(`entities[${index}]: ${(error as Error).message}`, { index }, { cause: error });
       }
       const keyProblem = itemKeyProblem(view, entityId);
       if (keyProblem) throw new ValidationError(`entities[${index}]: ${keyProblem}`, { index, limitBytes: MAX_ITEM_KEY_BYTES });

@@ -27,8 +27,3 @@ export function onDemandValues(plan: ReadPlan, label: Row, features: Row, index:
 
 /** The feature columns of a training set, in the plan's order (on-demand ones included). */
 export const featureColumns = (plan: ReadPlan): string[] => plan.features.map((f) => f.column);
-
-/** Share of null values per column, 0..1; 0 for an empty set. */
-export function nullRates(rows: readonly Row[], columns: readonly string[]): Record<string, number> {
-  return Object.fromEntries(columns.map((c) => [c, rows.length ? rows.filter((r) => r[c] === null || r[c] === undefined).length / rows.length : 0]));
-}

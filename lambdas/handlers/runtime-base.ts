@@ -11,6 +11,7 @@ import { type AuditTrail, LogAuditTrail } from '../adapters/audit-trail.js';
 import { type AwsAccess, type AwsClients, createDynamoDbClient, createKinesisClient } from '../adapters/aws.js';
 import { type EventStream, KinesisEventStream } from '../adapters/event-stream.js';
 import { DynamoOnlineStore, type OnlineStore } from '../adapters/online-store.js';
+import { TesseraError } from '../core/errors.js';
 import { Ingestor } from '../core/ingest.js';
 import { Registry } from '../core/registry.js';
 
@@ -31,8 +32,11 @@ export interface TesseraConfig {
   readonly writers: readonly string[];
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+/** A setting the process cannot start without is missing or malformed. */
+export class ConfigError extends TesseraError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ConfigError', message, undefined, options);
+  }
 }
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -7,7 +7,7 @@
  * projection over them lets Athena (and `tessera audit --stack`) ask who read what.
  */
 
-import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -38,7 +38,6 @@ export class Audit extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     const location = `s3://${props.bucket.bucketName}/${AUDIT_PREFIX}`;
 
     const deliveryRole = new iam.Role(this, 'DeliveryRole', {

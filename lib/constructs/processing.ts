@@ -68,8 +68,11 @@ export class Processing extends Construct {
           retryAttempts: props.retryAttempts ?? 5,
           maxRecordAge: props.maxRecordAge ?? Duration.hours(1),
           reportBatchItemFailures: true,
-          // One batch per shard at a time: the online store's per-shard sequence high-water mark
-          // assumes a shard's batches are applied one after another.
+          // One batch per shard at a time: each hot item keeps a position mark per shard (the
+          // highest sequence number it has applied) and skips rows at or below it as redeliveries;
+          // producer duplicates are stopped by claims (core/online.ts, adapters/claims.ts). That is
+          // right only while a shard's records reach an item in sequence order, which concurrent
+          // batches of one shard would break.
           parallelizationFactor: 1,
           onFailure: offlineStore.failedBatchDestination(),
         }),

@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
-import { measureOfflineStats, writeCatalogSite } from '../../lambdas/sdk/catalog-site.js';
 import { type LocalStore, startLocalStore } from '../../local/store.js';
+import { measureOfflineStats, writeCatalogSite } from '../../tools/catalog-site.js';
 import { transactionMaker } from '../support/transactions.js';
 
 const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';

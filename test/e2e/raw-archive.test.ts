@@ -115,7 +115,7 @@ describe('raw archive', { timeout: 180_000 }, () => {
       names,
     });
     discovery = await writeDiscoveryFile(replay, join(dir, 'local-endpoints.json'));
-    const target = localBackfillTarget(readDiscoveryFile(discovery.path), registry);
+    const target = await localBackfillTarget(readDiscoveryFile(discovery.path), registry);
     const stdout = capture();
     const summary = await backfillCommand(
       { source: 'transactions', from: new Date(NOW - 86_400_000).toISOString(), to: new Date(NOW + 86_400_000).toISOString() },

@@ -114,7 +114,7 @@ describe('tessera backfill in local mode', { timeout: 120_000 }, () => {
     await upload(files);
     const stdout = capture();
     const stderr = capture();
-    const target = localBackfillTarget(readDiscoveryFile(discovery.path), registry);
+    const target = await localBackfillTarget(readDiscoveryFile(discovery.path), registry);
 
     const summary = await backfillCommand(
       { source: 'transactions', from: `${DAY}T00:00:00Z`, to: new Date(NOW + 60_000).toISOString() },
@@ -150,7 +150,7 @@ describe('tessera backfill in local mode', { timeout: 120_000 }, () => {
   });
 
   it('reports an empty range without failing', async () => {
-    const target = localBackfillTarget(readDiscoveryFile(discovery.path), registry);
+    const target = await localBackfillTarget(readDiscoveryFile(discovery.path), registry);
     const stdout = capture();
     const summary = await backfillCommand(
       { source: 'card_exports', from: '2021-03-01T00:00:00Z', to: '2021-03-02T00:00:00Z' },

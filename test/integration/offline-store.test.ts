@@ -18,6 +18,7 @@ import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
 import { OfflineCompactor } from '../../lambdas/adapters/compaction.js';
 import { DuckDbQueryRunner, DuckDbTrainingRunner, sqlString } from '../../lambdas/adapters/duckdb-runner.js';
 import { decodeRows } from '../../lambdas/adapters/parquet.js';
+import { buildTrainingSet } from '../../lambdas/app/training-set.js';
 import type { Row } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
 import { parseOfflineKey } from '../../lambdas/core/offline.js';
@@ -27,7 +28,6 @@ import { featureColumns, onDemandValues } from '../../lambdas/core/training-set.
 import { createCompactHandler } from '../../lambdas/handlers/compact.js';
 import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { createStreamHandler } from '../../lambdas/handlers/stream.js';
-import { buildTrainingSet } from '../../lambdas/sdk/training-set.js';
 import { kinesisEvent } from '../../local/event-source-mapping.js';
 import { ensureResources } from '../../local/resources.js';
 import { handlerEnvironment } from '../../local/store.js';

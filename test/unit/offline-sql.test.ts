@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as definitions from '../../features/index.js';
 import { profileSql } from '../../lambdas/core/drift.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import { writeCountSql } from '../../lambdas/sdk/staleness-advisor.js';
+import { writeCountSql } from '../../tools/staleness-advisor.js';
 
 const parser = new sqlParser.Parser();
 const trino = (sql: string) => parser.astify(sql, { database: 'trino' });

@@ -33,7 +33,14 @@ function largestState(events: number, batchSize: number, merchants: number): num
       now = ts + 1_000;
       const outcome = ingestor.ingestEvent(
         demo.transactions,
-        { ...demo.transactions.example, event_id: `e-${i}`, user_id: 'u0001', merchant_id: `m${String((i * 7919) % merchants).padStart(4, "0")}`, amount: (i % 997) + 0.5, ts },
+        {
+          ...demo.transactions.example,
+          event_id: `e-${i}`,
+          user_id: 'u0001',
+          merchant_id: `m${String((i * 7919) % merchants).padStart(4, '0')}`,
+          amount: (i % 997) + 0.5,
+          ts,
+        },
         now,
       );
       if (!outcome.ok) throw new Error(outcome.rejection.message);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { buildCatalog, describeCatalog } from '../../cli/plan.js';
+import { describeCatalog } from '../../cli/plan.js';
 import * as demo from '../../features/index.js';
+import { buildCatalog } from '../../lambdas/core/catalog.js';
 import { batchSource, type Definition, entity, featureService, featureView, onDemandFeature, select, streamSource } from '../../lambdas/core/definitions.js';
 import { DefinitionError, NotFoundError } from '../../lambdas/core/errors.js';
 import { Registry } from '../../lambdas/core/registry.js';

@@ -13,14 +13,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DuckDbQueryRunner, sqlString } from '../adapters/duckdb-runner.js';
-import { loadLabels } from '../adapters/labels.js';
-import type { ProgressListener, TrainingSetRunner } from '../adapters/query-runner.js';
-import type { FeatureView } from '../core/definitions.js';
-import { ValidationError } from '../core/errors.js';
-import { EVENT_ID, EVENT_TS, partitionOf } from '../core/offline.js';
-import { DEFAULT_TIMESTAMP_COLUMN, ident, ROW_COLUMN } from '../core/point-in-time.js';
-import type { Registry } from '../core/registry.js';
+import { DuckDbQueryRunner, sqlString } from '../lambdas/adapters/duckdb-runner.js';
+import { loadLabels } from '../lambdas/adapters/labels.js';
+import type { ProgressListener, TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
+import { runOfflineQuery } from '../lambdas/app/offline-query.js';
+import { buildTrainingSet } from '../lambdas/app/training-set.js';
+import type { FeatureView } from '../lambdas/core/definitions.js';
+import { ValidationError } from '../lambdas/core/errors.js';
+import { EVENT_ID, EVENT_TS, partitionOf } from '../lambdas/core/offline.js';
+import { DEFAULT_TIMESTAMP_COLUMN, ident, ROW_COLUMN } from '../lambdas/core/point-in-time.js';
+import type { Registry } from '../lambdas/core/registry.js';
 import {
   type AdvisedFeature,
   type AdvisorOptions,
@@ -29,9 +31,7 @@ import {
   batchSavings,
   type CostPerWrite,
   type StalenessAdvice,
-} from '../core/staleness.js';
-import { runOfflineQuery } from './offline-query.js';
-import { buildTrainingSet } from './training-set.js';
+} from '../lambdas/core/staleness.js';
 
 export const DEFAULT_STALENESSES = ['5m', '1h', '6h', '24h'] as const;
 

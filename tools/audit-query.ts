@@ -7,11 +7,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { BucketObjects } from '../adapters/bucket-objects.js';
-import { DuckDbQueryRunner, sqlString } from '../adapters/duckdb-runner.js';
-import type { QueryRunner } from '../adapters/query-runner.js';
-import { AUDIT_PREFIX, AUDIT_TABLE, type AuditQuery, auditDate, auditQuerySql } from '../core/audit.js';
-import type { Row } from '../core/definitions.js';
+import type { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
+import { DuckDbQueryRunner, sqlString } from '../lambdas/adapters/duckdb-runner.js';
+import type { QueryRunner } from '../lambdas/adapters/query-runner.js';
+import { AUDIT_PREFIX, AUDIT_TABLE, type AuditQuery, auditDate, auditQuerySql } from '../lambdas/core/audit.js';
+import type { Row } from '../lambdas/core/definitions.js';
 
 /** The audit rows' columns as DuckDB reads them (the Glue table's, in DuckDB types). */
 const DUCKDB_COLUMNS = `{message: 'VARCHAR', audit: 'STRUCT(ts BIGINT, request_id VARCHAR, principal VARCHAR, route VARCHAR, service VARCHAR, features VARCHAR[], pii_features VARCHAR[], entity_count INTEGER, status INTEGER)'}`;

@@ -1,12 +1,20 @@
 /**
- * `tessera training-set`: builds a training set with a progress display on stderr, then
- * prints the row count, the null rate of every feature, the cost (Athena) and where the
- * result is. The CLI's composition root (bin/tessera.ts) parses the options and builds the
- * dependencies; this function is the whole command otherwise.
+ * `tessera training-set`: builds a training set (lambdas/app/training-set.ts) on the offline
+ * store of local mode or of `--stack`, with a progress display on stderr, then prints the row
+ * count, the null rate of every feature, the cost (Athena) and where the result is.
  */
+import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Progress } from '../adapters/query-runner.js';
-import { buildTrainingSet, type TrainingSetDeps, type TrainingSetSummary } from './training-set.js';
+import { type Command, Option } from 'commander';
+import type { Progress } from '../lambdas/adapters/query-runner.js';
+import type { TrainingSetDeps, TrainingSetSummary } from '../lambdas/app/training-set.js';
+import { type DefinitionsOptions, type Output, withDefinitions, withStack } from './command.js';
+import { loadRegistry } from './definitions.js';
+import { checkCsvLabels } from './labels.js';
+import { type OfflineStoreOptions, withOfflineStore } from './offline-store.js';
+
+/** What `--out` writes. */
+const OUTPUT_FORMATS = ['.parquet', '.csv'];
 
 export interface TrainingSetCommandOptions {
   readonly labels: string;
@@ -18,11 +26,6 @@ export interface TrainingSetCommandOptions {
   readonly timestampColumn?: string;
   /** Print the point-in-time SQL too. */
   readonly showSql?: boolean;
-}
-
-export interface Output {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
 }
 
 export interface TrainingSetCommandDeps extends Omit<TrainingSetDeps, 'onProgress'> {
@@ -42,6 +45,8 @@ const STAGE_LABEL: Record<Progress['stage'], string> = {
 };
 
 export async function trainingSetCommand(options: TrainingSetCommandOptions, deps: TrainingSetCommandDeps): Promise<TrainingSetSummary> {
+  // Loaded here, not at the top: DuckDB is a native module the other commands do without.
+  const { buildTrainingSet } = await import('../lambdas/app/training-set.js');
   const display = progressDisplay(deps.stderr);
   let summary: TrainingSetSummary;
   try {
@@ -137,4 +142,33 @@ function progressDisplay(stream: Output): { update: (p: Progress) => void; stop:
       if (running) bar.stop();
     },
   };
+}
+
+export function register(program: Command): void {
+  withStack(
+    withDefinitions(
+      program
+        .command('training-set')
+        .description('build a point-in-time correct training set')
+        .requiredOption('--labels <file|s3://…>', 'labels: join keys, a time column, anything else (.parquet or .csv)')
+        .option('--service <name>', 'a feature service')
+        .option('--features <refs>', 'comma-separated view:feature references (instead of --service)')
+        .option('--as-served', 'only values the online API had served at each label time')
+        .requiredOption('--out <path|s3://…>', '.parquet or .csv')
+        .option('--timestamp-column <name>', "the labels' time column", 'event_timestamp')
+        .addOption(new Option('--engine <engine>', 'default: athena for --stack, duckdb in local mode').choices(['athena', 'duckdb']))
+        .option('--show-sql', 'print the point-in-time SQL'),
+    ),
+  ).action(async (options: TrainingSetCommandOptions & OfflineStoreOptions & DefinitionsOptions & { timestampColumn: string }, command: Command) => {
+    if ((options.service === undefined) === (options.features === undefined)) command.error('error: give either --service or --features');
+    if (!OUTPUT_FORMATS.includes(extname(options.out).toLowerCase())) {
+      command.error(`error: --out ${options.out}: write a ${OUTPUT_FORMATS.join(' or ')} file (the format follows the extension)`);
+    }
+    if (!options.labels.startsWith('s3://') && extname(options.labels).toLowerCase() === '.csv') await checkCsvLabels(options.labels, options.timestampColumn);
+    const registry = await loadRegistry(options.definitions);
+    // Local mode has no Athena: DuckDB runs the same SQL over its offline objects.
+    await withOfflineStore(options, process.env, (store) =>
+      trainingSetCommand(options, { registry, runner: store.runner, database: store.database, s3: store.s3, stdout: process.stdout, stderr: process.stderr }),
+    );
+  });
 }

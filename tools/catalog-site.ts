@@ -5,12 +5,12 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BucketObjects } from '../adapters/bucket-objects.js';
-import { decodeRows } from '../adapters/parquet.js';
-import { buildCatalog } from '../core/catalog.js';
-import { catalogPage, measureViewRows, type ViewStats } from '../core/catalog-page.js';
-import { viewPrefix } from '../core/offline.js';
-import type { Registry } from '../core/registry.js';
+import type { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
+import { decodeRows } from '../lambdas/adapters/parquet.js';
+import { buildCatalog } from '../lambdas/core/catalog.js';
+import { catalogPage, measureViewRows, type ViewStats } from '../lambdas/core/catalog-page.js';
+import { viewPrefix } from '../lambdas/core/offline.js';
+import type { Registry } from '../lambdas/core/registry.js';
 
 /** Figures of every view's offline rows, read from its Parquet objects. */
 export async function measureOfflineStats(registry: Registry, objects: BucketObjects): Promise<Record<string, ViewStats>> {
