@@ -24,15 +24,17 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import cliProgress from 'cli-progress';
-import { DynamoJobStore, type JobProgress, type JobStore } from '../lambdas/adapters/jobs.js';
+import { DynamoJobStore } from '../lambdas/adapters/jobs.js';
+import type { JobProgress, JobStore } from '../lambdas/adapters/ports.js';
+import { createBackfill, type RunRequest, type RunResult } from '../lambdas/app/backfill.js';
 import { rawLocation } from '../lambdas/core/batch.js';
+import { accessEnvironment, environmentFor, readConfig, STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
-import { batchDependencies, createBatchHandler, type RunRequest, type RunResult } from '../lambdas/handlers/batch.js';
-import { createRuntime, readConfig } from '../lambdas/handlers/runtime.js';
+import { batchDependencies } from '../lambdas/handlers/batch.js';
+import { createRuntime } from '../lambdas/handlers/runtime.js';
 import type { Output } from '../lambdas/sdk/training-set-command.js';
 import { accessOf, type LocalEndpoints, namesOf } from '../local/discovery.js';
-import { handlerEnvironment } from '../local/store.js';
 import { readStackOutputs, type StackRef } from './stack-outputs.js';
 
 export interface BackfillOptions {
@@ -228,7 +230,12 @@ function progressDisplay(stream: Output): { update: (job: JobProgress) => void; 
  * environment that differs only in its endpoints. Every file is applied here.
  */
 export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registry): BackfillTarget {
-  const runtime = createRuntime(readConfig(handlerEnvironment(accessOf(endpoints), namesOf(endpoints), 'ERROR')), { registry });
+  const names = namesOf(endpoints);
+  const env = {
+    ...environmentFor({ tableName: names.table, bucket: names.bucket, streams: names.streams, logLevel: 'ERROR' }),
+    ...accessEnvironment(accessOf(endpoints)),
+  };
+  const runtime = createRuntime(readConfig(env), { registry });
   const deps = batchDependencies(runtime);
   return {
     description: `local mode at ${endpoints.url}`,
@@ -254,8 +261,7 @@ export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registr
         record: (id, delta) => deps.jobs.record(id, delta),
         get: (id) => deps.jobs.get(id),
       };
-      const handler = createBatchHandler(runtime, { ...deps, jobs });
-      return (await handler({ ...request, inline: true })) as RunResult;
+      return createBackfill(runtime, { ...deps, jobs }, runtime.config.backfillMaxReceives).run({ ...request, inline: true });
     },
     close() {
       for (const client of Object.values(runtime.clients)) client.destroy();
@@ -266,8 +272,8 @@ export function localBackfillTarget(endpoints: LocalEndpoints, registry: Registr
 /** A deployed stack: its batch function invoked with the run, its job items read from its table. */
 export async function stackBackfillTarget(ref: StackRef, env: NodeJS.ProcessEnv): Promise<BackfillTarget> {
   const outputs = await readStackOutputs(ref, env);
-  const functionName = outputs.require('BatchFunctionName');
-  const table = outputs.require('TableName');
+  const functionName = outputs.require(STACK_OUTPUT.batchFunctionName);
+  const table = outputs.require(STACK_OUTPUT.tableName);
   // One attempt: a retried invocation would start a second job over the same files. The
   // function may apply a few files before it answers, for up to its 15-minute timeout.
   const lambda = new LambdaClient({ region: outputs.region, maxAttempts: 1, requestHandler: new NodeHttpHandler({ requestTimeout: 16 * 60_000 }) });

@@ -5,6 +5,7 @@
  * machine whose credentials may scan the table and rewrite the bucket.
  */
 import { userInfo } from 'node:os';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
 import { readStackOutputs } from './stack-outputs.js';
@@ -29,7 +30,11 @@ export async function eraseCommand(options: EraseOptions, registry: Registry, en
   let store: { access: Parameters<typeof createClients>[0]; table: string; bucket: string };
   if (options.stack) {
     const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
-    store = { access: { region: outputs.region, endpoints: {} }, table: outputs.require('TableName'), bucket: outputs.require('BucketName') };
+    store = {
+      access: { region: outputs.region, endpoints: {} },
+      table: outputs.require(STACK_OUTPUT.tableName),
+      bucket: outputs.require(STACK_OUTPUT.bucketName),
+    };
   } else {
     const local = readDiscoveryFile();
     store = { access: accessOf(local), table: local.table, bucket: local.bucket };

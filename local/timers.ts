@@ -6,6 +6,8 @@
  * in place. As with EventBridge the first run comes one period after the start, and a run
  * still going when the next is due is not overlapped (that one is skipped).
  */
+
+import { S3OfflineObjects } from '../lambdas/adapters/offline-objects.js';
 import { ratePeriodMs, scheduledRun } from '../lambdas/core/schedule.js';
 import { batchDependencies, createBatchHandler } from '../lambdas/handlers/batch.js';
 import { createCompactHandler } from '../lambdas/handlers/compact.js';
@@ -32,7 +34,7 @@ export interface ScheduledJobsOptions {
 
 /** The jobs EventBridge would run for the runtime's registry: compaction and each scheduled batch source. */
 export function scheduledJobs(runtime: Runtime, options: ScheduledJobsOptions = {}): TimerJob[] {
-  const compact = createCompactHandler(runtime);
+  const compact = createCompactHandler({ ...runtime, objects: new S3OfflineObjects(runtime.clients.s3, runtime.config.bucket) });
   const jobs: TimerJob[] = [{ name: 'compaction', everyMs: options.compactionEveryMs ?? 3_600_000, run: () => compact() }];
   let batch: ReturnType<typeof createBatchHandler> | undefined;
   for (const source of runtime.registry.sources.values()) {

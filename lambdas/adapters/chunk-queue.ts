@@ -3,17 +3,7 @@
  * file of the batch source), consumed by the batch Lambda through an event source mapping.
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-
-export interface Chunk {
-  readonly jobId: string;
-  readonly source: string;
-  readonly bucket: string;
-  readonly key: string;
-}
-
-export interface ChunkQueue {
-  enqueue(chunks: readonly Chunk[]): Promise<void>;
-}
+import type { Chunk, ChunkQueue } from './ports.js';
 
 export class SqsChunkQueue implements ChunkQueue {
   constructor(

@@ -14,13 +14,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
-
-export interface OnlineStore {
-  /** Items by partition key, read whole; keys with no item are absent. */
-  read(pks: readonly string[]): Promise<Map<string, TierItem>>;
-  /** Applies rows of one group, by entity id, at time `now`; resolves to the entity ids whose write failed. */
-  apply(group: OnlineGroup, rowsByEntity: ReadonlyMap<string, readonly PositionedRow[]>, now: number): Promise<string[]>;
-}
+import type { OnlineStore } from './ports.js';
 
 export class ReadDeadlineExceeded extends Error {
   override readonly name = 'ReadDeadlineExceeded';

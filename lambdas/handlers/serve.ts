@@ -9,18 +9,21 @@
  * keeps the bundle, and the cold start, small.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import * as definitions from '../../features/index.js';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
+import { pushEvents } from '../app/push.js';
 import { authorize, type Caller, mayRead } from '../core/access.js';
 import { type PlannedRead, readAuditEntry } from '../core/audit.js';
 import { buildCatalog, catalogFor } from '../core/catalog.js';
 import { CATALOG_PAGE_HEADERS, catalogPage } from '../core/catalog-page.js';
+import { readServeConfig } from '../core/deployment.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { feastResponseText, fromFeastRequest, type ServedRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
+import { Registry } from '../core/registry.js';
 import { assembleResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
-import { pushEvents } from './push.js';
-import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
+import { type BaseRuntime, createBaseRuntime, lazyHandler } from './runtime-base.js';
 
 /** What a read request got as far as, for its audit entry. */
 interface ReadRecord {
@@ -122,4 +125,4 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
   }
 }
 
-export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readConfig(process.env))));
+export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readServeConfig(process.env), { registry: Registry.fromModule(definitions) })));

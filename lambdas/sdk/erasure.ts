@@ -10,9 +10,9 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type AttributeValue, DeleteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { BucketObjects } from '../adapters/bucket-objects.js';
-import { DEAD_LETTER_PREFIX } from '../adapters/dead-letters.js';
 import { decodeRows, encodeRows } from '../adapters/parquet.js';
 import { rawLocation } from '../core/batch.js';
+import { BUCKET_PREFIX } from '../core/deployment.js';
 import {
   type ErasureCounts,
   type ErasureReceipt,
@@ -103,7 +103,7 @@ export async function eraseSubject(request: ErasureRequest, deps: ErasureDeps): 
   }
   progress(`raw archive: ${counts.rawRecords} records removed`);
 
-  for (const object of await deps.objects.list(DEAD_LETTER_PREFIX)) {
+  for (const object of await deps.objects.list(BUCKET_PREFIX.deadLetter)) {
     const letter = JSON.parse((await deps.objects.get(object.key)).toString('utf8')) as { payload?: string | null; payloadBase64?: string };
     const payload = letter.payload ?? Buffer.from(letter.payloadBase64 ?? '', 'base64').toString('latin1');
     if (!lineBelongsTo(payload, subject)) continue;
