@@ -34,12 +34,14 @@ const RULES = [
   {
     name: 'adapters never import app or handlers',
     applies: (file) => inside(file, 'lambdas/adapters'),
-    check: (target) => (target.kind === 'file' && ['lambdas/app', 'lambdas/handlers', 'local', 'cli', 'lib', 'bin'].some((f) => inside(target.path, f)) ? target.path : undefined),
+    check: (target) =>
+      target.kind === 'file' && ['lambdas/app', 'lambdas/handlers', 'local', 'cli', 'lib', 'bin'].some((f) => inside(target.path, f)) ? target.path : undefined,
   },
   {
     name: 'app never imports handlers',
     applies: (file) => inside(file, 'lambdas/app'),
-    check: (target) => (target.kind === 'file' && ['lambdas/handlers', 'local', 'cli', 'lib', 'bin'].some((f) => inside(target.path, f)) ? target.path : undefined),
+    check: (target) =>
+      target.kind === 'file' && ['lambdas/handlers', 'local', 'cli', 'lib', 'bin'].some((f) => inside(target.path, f)) ? target.path : undefined,
   },
   {
     name: 'cli never imports handlers or local/store',
@@ -78,8 +80,18 @@ function importsOf(file) {
   const targets = [];
   for (const match of text.matchAll(IMPORT)) {
     const spec = match[1] ?? match[2];
-    if (spec.startsWith('.')) targets.push({ kind: 'file', path: normalize(join(dirname(file), spec)).replace(/\\/g, '/').replace(/\.js$/, '.ts') });
-    else targets.push({ kind: 'package', name: spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.startsWith('node:') ? spec : spec.split('/')[0] });
+    if (spec.startsWith('.'))
+      targets.push({
+        kind: 'file',
+        path: normalize(join(dirname(file), spec))
+          .replace(/\\/g, '/')
+          .replace(/\.js$/, '.ts'),
+      });
+    else
+      targets.push({
+        kind: 'package',
+        name: spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.startsWith('node:') ? spec : spec.split('/')[0],
+      });
   }
   return targets;
 }

@@ -4,7 +4,7 @@
  *
  * 1. validate and transform each record (core/ingest); dead-letter the rejects — first, so a
  *    reject that cannot be kept fails the batch rather than being lost;
- * 2. claim each event id for its record's position (claims.ts): a producer's duplicate at
+ * 2. claim each event id for its record's position (adapters/claims.ts): a producer's duplicate at
  *    another position is dropped here, on every view at once;
  * 3. apply the rows to the online store, one conditional write per (group, entity) — its marks
  *    skip rows of positions it has applied, so redeliveries change nothing;

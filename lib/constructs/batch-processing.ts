@@ -1,5 +1,5 @@
 /**
- * Batch processing: the batch handler (lambdas/handlers/batch.ts) — the stream's pipeline
+ * Batch processing: the batch handler (lambdas/handlers/batch.ts over lambdas/app/backfill.ts) — the stream's pipeline
  * fed from files — with the three ways it runs:
  * - on a schedule: one EventBridge rule per batch source that declares `schedule`, sending
  *   `{source, lookback}` with a lookback a bit longer than the period (core/schedule.ts);

@@ -3,7 +3,7 @@
  * Kinesis stream and writing its events, as produced, to the offline bucket under
  * `raw/<source>/date=YYYY-MM-DD/` — one JSON line per record (Firehose appends the newline),
  * GZIP-compressed, `.jsonl.gz`, encrypted by the bucket's default encryption. This is what
- * `tessera backfill` of a stream source replays (lambdas/handlers/batch.ts reads
+ * `tessera backfill` of a stream source replays (lambdas/app/backfill.ts reads
  * `rawLocation(source)`), and local mode writes the same layout (local/raw-archive.ts).
  *
  * The date folder is the day Firehose received the record (UTC), not the event time: a
