@@ -7,3 +7,4 @@ export * from './compaction.js';
 export * from './offline-batch.js';
 export * from './pipeline.js';
 export * from './push.js';
+export * from './serving.js';
