@@ -34,7 +34,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { LogAuditTrail } from '../lambdas/adapters/audit-trail.js';
 import { type AwsAccess, createDynamoDbClient } from '../lambdas/adapters/aws.js';
-import type { OnlineStore } from '../lambdas/adapters/online-store.js';
+import type { OnlineStore } from '../lambdas/adapters/ports.js';
 import { entity, featureService, featureView, streamSource } from '../lambdas/core/definitions.js';
 import { groupKey, type OnlineGroup, onlineGroups } from '../lambdas/core/online.js';
 import { Registry } from '../lambdas/core/registry.js';

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { Row } from '../lambdas/core/definitions.js';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import { ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
@@ -59,7 +60,7 @@ export async function auditCommand(options: AuditOptions, registry: Registry, en
     const athena = new AthenaClient({ region: outputs.region });
     try {
       rows = await queryAuditWithAthena(
-        new AthenaQueryRunner(athena, { workgroup: outputs.require('AthenaWorkgroup'), database: outputs.require('GlueDatabase') }),
+        new AthenaQueryRunner(athena, { workgroup: outputs.require(STACK_OUTPUT.athenaWorkgroup), database: outputs.require(STACK_OUTPUT.glueDatabase) }),
         query,
       );
     } finally {

@@ -21,7 +21,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import type { JobProgress, JobStore } from '../lambdas/adapters/jobs.js';
+import type { JobProgress, JobStore } from '../lambdas/adapters/ports.js';
 import { rawLocation } from '../lambdas/core/batch.js';
 import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';

@@ -4,6 +4,8 @@
  * view's freshness and null rates measured from the offline Parquet objects.
  */
 import type { Command } from 'commander';
+
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
 import { type DefinitionsOptions, withDefinitions, withStack } from './command.js';
@@ -34,7 +36,7 @@ export async function catalogCommand(options: CatalogOptions, registry: Registry
   }
   if (options.stats && options.stack) {
     const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
-    figures = await measure(new S3Client({ region: outputs.region }), outputs.require('BucketName'));
+    figures = await measure(new S3Client({ region: outputs.region }), outputs.require(STACK_OUTPUT.bucketName));
   } else if (options.stats) {
     try {
       const local = readDiscoveryFile();

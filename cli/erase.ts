@@ -18,6 +18,7 @@ import { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
 import { DynamoErasureJobStore, type ErasureJobStore, MemoryErasureJobStore } from '../lambdas/adapters/erasure-jobs.js';
 import { DynamoOnlineEraser } from '../lambdas/adapters/online-eraser.js';
 import { type ErasureRequest, type ErasureResult, runErasure } from '../lambdas/app/erasure.js';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import { type ErasureJob, type ErasureReceipt, jobComplete, parseSubject, progressLine } from '../lambdas/core/erasure.js';
 import { NotFoundError, ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
@@ -114,13 +115,13 @@ async function eraseDeployed(
   progress: (job: ErasureJob) => void,
 ): Promise<ErasureResult> {
   const outputs = await readStackOutputs({ stack: options.stack as string, ...(options.region ? { region: options.region } : {}) }, env);
-  const functionName = outputs.require('EraseFunctionName');
+  const functionName = outputs.require(STACK_OUTPUT.eraseFunctionName);
   // One attempt: a retried invocation would start a second job (harmless, but its receipt would split the counts).
   const lambda = new LambdaClient({ region: outputs.region, maxAttempts: 1 });
   const clients = createClients({ region: outputs.region, endpoints: {} });
-  const objects = new BucketObjects(clients.s3, outputs.require('BucketName'));
+  const objects = new BucketObjects(clients.s3, outputs.require(STACK_OUTPUT.bucketName));
   const target: ErasureJobTarget = {
-    jobs: new DynamoErasureJobStore(clients.dynamodb, outputs.require('TableName')),
+    jobs: new DynamoErasureJobStore(clients.dynamodb, outputs.require(STACK_OUTPUT.tableName)),
     async start(request) {
       const response = await lambda.send(
         new InvokeCommand({
@@ -148,7 +149,7 @@ async function showStatus(options: EraseOptions, env: NodeJS.ProcessEnv, out: (l
   const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
   const clients = createClients({ region: outputs.region, endpoints: {} });
   try {
-    const job = await new DynamoErasureJobStore(clients.dynamodb, outputs.require('TableName')).get(options.status as string);
+    const job = await new DynamoErasureJobStore(clients.dynamodb, outputs.require(STACK_OUTPUT.tableName)).get(options.status as string);
     if (!job) throw new NotFoundError(`no erasure job ${options.status}`);
     out(
       options.json

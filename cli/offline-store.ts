@@ -6,6 +6,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Engine, TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import { ValidationError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { accessOf, readDiscoveryFile } from '../local/discovery.js';
@@ -55,11 +56,11 @@ export async function openOfflineStore(options: OfflineStoreOptions, env: NodeJS
   const engine = options.engine ?? 'athena';
   const s3 = new S3Client({ region: outputs.region });
   const athena = engine === 'athena' ? new (await import('@aws-sdk/client-athena')).AthenaClient({ region: outputs.region }) : undefined;
-  const bucket = outputs.require('BucketName');
+  const bucket = outputs.require(STACK_OUTPUT.bucketName);
   return {
     description: `stack ${options.stack} (${outputs.region}, ${engine})`,
-    runner: await createTrainingSetRunner({ engine, s3, bucket, ...(athena ? { athena, workgroup: outputs.require('AthenaWorkgroup') } : {}) }),
-    database: outputs.require('GlueDatabase'),
+    runner: await createTrainingSetRunner({ engine, s3, bucket, ...(athena ? { athena, workgroup: outputs.require(STACK_OUTPUT.athenaWorkgroup) } : {}) }),
+    database: outputs.require(STACK_OUTPUT.glueDatabase),
     s3,
     bucket,
     close: () => {

@@ -8,6 +8,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import type { TrainingSetRunner } from '../lambdas/adapters/query-runner.js';
+import { BUCKET_PREFIX } from '../lambdas/core/deployment.js';
 import { formatDuration } from '../lambdas/core/duration.js';
 import { freshnessByView, type ViewFreshness } from '../lambdas/core/freshness.js';
 import { EVENT_TS, INGEST_TS, partitionOf } from '../lambdas/core/offline.js';
@@ -19,9 +20,9 @@ import { type OfflineStoreOptions, offlineStoreAction } from './offline-store.js
 const HOUR = 3_600_000;
 /** How late an event may arrive and still be counted: partitions are by event time. */
 const LATE_EVENTS_MS = 24 * HOUR;
-const DEAD_LETTER_PREFIX = 'dead-letter/';
+const DEAD_LETTER_PREFIX = BUCKET_PREFIX.deadLetter;
 /** Tessera's own failed batches (local poller, replays) and Lambda's S3 on-failure destination. */
-const FAILED_BATCH_PREFIXES = ['failed-batches/', 'aws/lambda/'];
+const FAILED_BATCH_PREFIXES = [BUCKET_PREFIX.failedBatches, BUCKET_PREFIX.lambdaFailedBatches];
 
 export interface StatusDeps {
   readonly registry: Registry;

@@ -8,6 +8,7 @@
  */
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { TesseraClient } from '../client/tessera-client.js';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import { TesseraError } from '../lambdas/core/errors.js';
 import { LOCAL_ENDPOINTS_FILE, LOCAL_OPERATOR, LocalModeNotRunning, readDiscoveryFile } from '../local/discovery.js';
 import { readStackOutputs } from './stack-outputs.js';
@@ -35,8 +36,6 @@ export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:4000';
 
 /** How to reach local mode, said once for every command's --help and every "cannot reach" error. */
 export const FINDING_LOCAL_MODE = `Local mode is found by --url, else TESSERA_URL, else ${LOCAL_ENDPOINTS_FILE} (written by \`npm start\` in this folder), else ${DEFAULT_LOCAL_URL}; a deployed store by --stack NAME --region REGION.`;
-
-const pascalCase = (name: string) => name.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
 
 /** The API of local mode, and how it was found. */
 export function localApi(options: TargetOptions, env: NodeJS.ProcessEnv, discoveryFile = LOCAL_ENDPOINTS_FILE): { url: string; foundBy: string } {
@@ -80,12 +79,12 @@ export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessE
     return { url, description: `local mode at ${url}`, foundBy, client: new TesseraClient({ url }), writer: new TesseraClient({ url, signing }) };
   }
   const outputs = await readStackOutputs({ stack: options.stack, ...(options.region ? { region: options.region } : {}) }, env);
-  const url = outputs.require('ApiUrl');
+  const url = outputs.require(STACK_OUTPUT.apiUrl);
   const region = outputs.region;
   const streams = new Proxy({} as Record<string, string>, {
     get: (_, source: string) => {
       try {
-        return outputs.require(`StreamName${pascalCase(source)}`);
+        return outputs.require(STACK_OUTPUT.streamName(source));
       } catch {
         return undefined;
       }

@@ -26,29 +26,25 @@ export const transactionSchema = z.object({
 });
 export type Transaction = z.infer<typeof transactionSchema>;
 
-export const transactions = Object.assign(
-  streamSource({
-    name: 'transactions',
-    schema: transactionSchema,
-    eventTimeField: 'ts',
-    eventIdField: 'event_id',
-    description: 'Card authorisations as the payment switch emits them',
-    owner: 'payments-platform',
-  }),
-  {
-    /** Checked against every view's transform at plan and synth time. */
-    example: {
-      event_id: 'evt-example',
-      user_id: 'u0001',
-      merchant_id: 'm0001',
-      amount: 42.5,
-      currency: 'EUR',
-      lat: 48.85,
-      lon: 2.35,
-      ts: 1_767_225_600_000,
-    } satisfies Transaction,
+export const transactions = streamSource({
+  name: 'transactions',
+  schema: transactionSchema,
+  eventTimeField: 'ts',
+  eventIdField: 'event_id',
+  description: 'Card authorisations as the payment switch emits them',
+  owner: 'payments-platform',
+  /** Checked against every view's transform at plan and synth time. */
+  example: {
+    event_id: 'evt-example',
+    user_id: 'u0001',
+    merchant_id: 'm0001',
+    amount: 42.5,
+    currency: 'EUR',
+    lat: 48.85,
+    lon: 2.35,
+    ts: 1_767_225_600_000,
   },
-);
+});
 
 export const userLastTransaction = featureView({
   name: 'user_last_txn',

@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { STACK_OUTPUT } from '../lambdas/core/deployment.js';
 import type { Registry } from '../lambdas/core/registry.js';
 import { Audit } from './constructs/audit.js';
 import { BatchProcessing } from './constructs/batch-processing.js';
@@ -192,23 +193,26 @@ export class FeatureStoreStack extends Stack {
     for (const role of this.importRoles('piiTrainingRoleArns', 'PiiTrainer', props.piiTrainingRoleArns, 'training-set queries'))
       this.training.grantQuery(role, { pii: true });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.serving.url, description: 'Base URL of the serving API (SigV4, execute-api)' });
-    new CfnOutput(this, 'TableName', { value: this.onlineStore.table.tableName, description: 'DynamoDB online store table' });
-    new CfnOutput(this, 'BucketName', { value: this.offlineStore.bucket.bucketName, description: 'S3 offline store bucket' });
-    new CfnOutput(this, 'GlueDatabase', { value: this.training.databaseName, description: 'Glue database of the offline tables, one per feature view' });
-    new CfnOutput(this, 'AthenaWorkgroup', { value: this.training.workgroupName, description: 'Athena workgroup of training-set queries' });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'SNS topic the alarms notify' });
-    new CfnOutput(this, 'BatchFunctionName', {
+    new CfnOutput(this, STACK_OUTPUT.apiUrl, { value: this.serving.url, description: 'Base URL of the serving API (SigV4, execute-api)' });
+    new CfnOutput(this, STACK_OUTPUT.tableName, { value: this.onlineStore.table.tableName, description: 'DynamoDB online store table' });
+    new CfnOutput(this, STACK_OUTPUT.bucketName, { value: this.offlineStore.bucket.bucketName, description: 'S3 offline store bucket' });
+    new CfnOutput(this, STACK_OUTPUT.glueDatabase, {
+      value: this.training.databaseName,
+      description: 'Glue database of the offline tables, one per feature view',
+    });
+    new CfnOutput(this, STACK_OUTPUT.athenaWorkgroup, { value: this.training.workgroupName, description: 'Athena workgroup of training-set queries' });
+    new CfnOutput(this, STACK_OUTPUT.alarmTopicArn, { value: this.alarmTopic.topicArn, description: 'SNS topic the alarms notify' });
+    new CfnOutput(this, STACK_OUTPUT.batchFunctionName, {
       value: this.batchProcessing.handler.functionName,
       description: 'Batch handler: tessera backfill invokes it with {source, from, to}',
     });
-    new CfnOutput(this, 'EraseFunctionName', {
+    new CfnOutput(this, STACK_OUTPUT.eraseFunctionName, {
       value: this.erasure.handler.functionName,
       description: 'Erase handler: tessera erase --stack invokes it with {erase: {entity, erasedBy, reason}} (operators only)',
     });
     for (const [source, stream] of this.ingestion.streams) {
-      new CfnOutput(this, `StreamName${pascalCase(source)}`, { value: stream.streamName, description: `Kinesis stream of source ${source}` });
-      new CfnOutput(this, `StreamArn${pascalCase(source)}`, {
+      new CfnOutput(this, STACK_OUTPUT.streamName(source), { value: stream.streamName, description: `Kinesis stream of source ${source}` });
+      new CfnOutput(this, STACK_OUTPUT.streamArn(source), {
         value: stream.streamArn,
         description: `ARN of the stream of ${source}: pass it in tessera:existingStreamArns to attach a later stack to it`,
       });
@@ -256,9 +260,3 @@ function writerRoleArns(props: FeatureStoreStackProps): string[] {
 
 /** The last path segment of a role ARN: a readable, stable construct id per role. */
 const roleName = (arn: string): string => arn.slice(arn.lastIndexOf('/') + 1);
-
-const pascalCase = (name: string): string =>
-  name
-    .split('_')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');

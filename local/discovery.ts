@@ -13,10 +13,10 @@ import { dirname, resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { AwsAccess } from '../lambdas/adapters/aws.js';
-import type { JobStore } from '../lambdas/adapters/jobs.js';
+import type { JobStore } from '../lambdas/adapters/ports.js';
+import type { RunRequest, RunResult } from '../lambdas/app/backfill.js';
 import { TesseraError } from '../lambdas/core/errors.js';
 import type { Registry } from '../lambdas/core/registry.js';
-import type { RunRequest, RunResult } from '../lambdas/handlers/batch.js';
 import type { ResourceNames } from './resources.js';
 import type { LocalStore } from './store.js';
 
@@ -162,8 +162,9 @@ export interface LocalBatch {
 /** Wires the batch handler as local mode wires its own (local/store.ts), against the stores `endpoints` name. */
 export async function localBatch(endpoints: LocalEndpoints, registry: Registry): Promise<LocalBatch> {
   // Loaded here, not at the top: every CLI command reads this module, and the batch pipeline is heavy.
-  const [{ batchDependencies, createBatchHandler }, { createRuntime, readConfig }, { handlerEnvironment }] = await Promise.all([
+  const [{ batchDependencies }, { createBackfill }, { createRuntime, readConfig }, { handlerEnvironment }] = await Promise.all([
     import('../lambdas/handlers/batch.js'),
+    import('../lambdas/app/backfill.js'),
     import('../lambdas/handlers/runtime.js'),
     import('./store.js'),
   ]);
@@ -172,7 +173,7 @@ export async function localBatch(endpoints: LocalEndpoints, registry: Registry):
   return {
     s3: runtime.clients.s3,
     jobs: deps.jobs,
-    run: async (request, jobs) => (await createBatchHandler(runtime, { ...deps, jobs })({ ...request, inline: true })) as RunResult,
+    run: (request, jobs) => createBackfill(runtime, { ...deps, jobs }, runtime.config.backfillMaxReceives).run({ ...request, inline: true }),
     close() {
       for (const client of Object.values(runtime.clients)) client.destroy();
     },

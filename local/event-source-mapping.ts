@@ -28,14 +28,16 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
+
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { BUCKET_PREFIX } from '../lambdas/core/deployment.js';
 import { TesseraError } from '../lambdas/core/errors.js';
 
 /** The account the local ARNs carry; nothing checks it. */
 export const LOCAL_ACCOUNT = '000000000000';
 
-export const FAILED_BATCH_PREFIX = 'failed-batches/';
+export const FAILED_BATCH_PREFIX = BUCKET_PREFIX.failedBatches;
 
 /** A Kinesis function: its result is read as a partial batch response (ReportBatchItemFailures). */
 export type StreamHandler = (event: KinesisStreamEvent) => Promise<unknown>;

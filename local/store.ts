@@ -11,6 +11,7 @@ import * as definitions from '../features/index.js';
 import { BufferedAuditDelivery, LogAuditTrail } from '../lambdas/adapters/audit-trail.js';
 import { type AwsAccess, type AwsClients, createClients, type EndpointOverrides } from '../lambdas/adapters/aws.js';
 import { BucketObjects } from '../lambdas/adapters/bucket-objects.js';
+import { accessEnvironment, environmentFor } from '../lambdas/core/deployment.js';
 import { Registry } from '../lambdas/core/registry.js';
 import { createRuntime, type Runtime, readConfig } from '../lambdas/handlers/runtime.js';
 import { createServeHandler } from '../lambdas/handlers/serve.js';
@@ -74,25 +75,12 @@ export interface LocalStore {
   stop(): Promise<void>;
 }
 
-/** The environment a deployed handler would see, pointed at `access` instead of AWS. */
+/** The environment a deployed handler would see (the deployment contract's), pointed at `access` instead of AWS. */
 export function handlerEnvironment(access: AwsAccess, names: ResourceNames, logLevel: string): Record<string, string> {
-  const env: Record<string, string> = {
-    TESSERA_TABLE: names.table,
-    TESSERA_BUCKET: names.bucket,
-    TESSERA_STREAMS: JSON.stringify(names.streams),
-    AWS_REGION: access.region,
-    POWERTOOLS_LOG_LEVEL: logLevel,
-    TESSERA_WRITERS: JSON.stringify([LOCAL_OPERATOR.arn]),
+  return {
+    ...environmentFor({ tableName: names.table, bucket: names.bucket, streams: names.streams, writers: [LOCAL_OPERATOR.arn], logLevel }),
+    ...accessEnvironment(access),
   };
-  if (access.credentials) {
-    env.AWS_ACCESS_KEY_ID = access.credentials.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = access.credentials.secretAccessKey;
-    if (access.credentials.sessionToken) env.AWS_SESSION_TOKEN = access.credentials.sessionToken;
-  }
-  for (const [service, url] of Object.entries(access.endpoints)) {
-    if (url) env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] = url;
-  }
-  return env;
 }
 
 export async function startLocalStore(options: LocalStoreOptions = {}): Promise<LocalStore> {

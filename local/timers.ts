@@ -9,6 +9,7 @@
  */
 
 import { LOCAL_DATABASE } from '../cli/offline-store.js';
+import { S3OfflineObjects } from '../lambdas/adapters/offline-objects.js';
 import { duckDbOfflineSql } from '../lambdas/app/offline-query.js';
 import { DEFAULT_PSI_THRESHOLD } from '../lambdas/app/profile-job.js';
 import { ratePeriodMs, scheduledRun } from '../lambdas/core/schedule.js';
@@ -40,8 +41,14 @@ export interface ScheduledJobsOptions {
 
 /** The jobs EventBridge would run for the runtime's registry: compaction, the daily profiles and each scheduled batch source. */
 export function scheduledJobs(runtime: Runtime, options: ScheduledJobsOptions = {}): TimerJob[] {
-  const compact = createCompactHandler(runtime);
-  const profile = createProfileHandler(runtime, { database: LOCAL_DATABASE, sql: duckDbOfflineSql(runtime.clients.s3, runtime.config.bucket, LOCAL_DATABASE) });
+  const compact = createCompactHandler({ ...runtime, objects: new S3OfflineObjects(runtime.clients.s3, runtime.config.bucket) });
+  const profile = createProfileHandler({
+    ...runtime,
+    s3: runtime.clients.s3,
+    bucket: runtime.config.bucket,
+    database: LOCAL_DATABASE,
+    sql: duckDbOfflineSql(runtime.clients.s3, runtime.config.bucket, LOCAL_DATABASE),
+  });
   const jobs: TimerJob[] = [
     { name: 'compaction', everyMs: options.compactionEveryMs ?? 3_600_000, run: () => compact() },
     {

@@ -8,12 +8,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { AUDIT_LOG_MESSAGE, type AuditEntry, auditLine, auditObjectKey } from '../core/audit.js';
-
-export interface AuditTrail {
-  record(entry: AuditEntry): void;
-  /** Resolves once every entry recorded so far is delivered. */
-  flush(): Promise<void>;
-}
+import type { AuditTrail } from './ports.js';
 
 export class LogAuditTrail implements AuditTrail {
   private readonly logger: Logger;

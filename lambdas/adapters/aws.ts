@@ -12,21 +12,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
-export interface Endpoints {
-  readonly dynamodb: string;
-  readonly kinesis: string;
-  readonly s3: string;
-}
+import type { AwsAccess } from '../core/deployment.js';
 
-/** Endpoint overrides per service; a service left out is reached at its AWS endpoint. */
-export type EndpointOverrides = Partial<Endpoints> & { readonly sqs?: string; readonly athena?: string; readonly glue?: string };
-
-export interface AwsAccess {
-  readonly region: string;
-  /** @default the SDK's default credential chain */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
-  readonly endpoints: EndpointOverrides;
-}
+export type { AwsAccess, EndpointOverrides, Endpoints } from '../core/deployment.js';
 
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
@@ -71,19 +59,24 @@ export const createDynamoDbClient = (access: AwsAccess): DynamoDBClient =>
 
 export const createKinesisClient = (access: AwsAccess): KinesisClient => new KinesisClient(settings(access, access.endpoints.kinesis));
 
+export const createS3Client = (access: AwsAccess): S3Client =>
+  new S3Client({
+    ...settings(access, access.endpoints.s3),
+    // A custom endpoint (s3rver, LocalStack) has no virtual-host DNS; AWS accepts both.
+    forcePathStyle: access.endpoints.s3 !== undefined,
+    // Streamed uploads with checksum framing are stored corrupt by s3rver; AWS needs none.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+
+export const createAthenaClient = (access: AwsAccess): AthenaClient => new AthenaClient(settings(access, access.endpoints.athena));
+
 export function createClients(access: AwsAccess): AwsClients {
   return {
     dynamodb: createDynamoDbClient(access),
     kinesis: createKinesisClient(access),
-    s3: new S3Client({
-      ...settings(access, access.endpoints.s3),
-      // A custom endpoint (s3rver, LocalStack) has no virtual-host DNS; AWS accepts both.
-      forcePathStyle: access.endpoints.s3 !== undefined,
-      // Streamed uploads with checksum framing are stored corrupt by s3rver; AWS needs none.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    s3: createS3Client(access),
     sqs: new SQSClient(settings(access, access.endpoints.sqs)),
-    athena: new AthenaClient(settings(access, access.endpoints.athena)),
+    athena: createAthenaClient(access),
   };
 }

@@ -9,21 +9,7 @@ import { parse } from 'csv-parse/sync';
 import parquet from 'parquetjs-lite';
 import { coerceCsvRecord, keyInRange } from '../core/batch.js';
 import type { EventSchema } from '../core/definitions.js';
-
-export interface BatchFile {
-  readonly bucket: string;
-  readonly key: string;
-}
-
-/** One event of a file: its 1-based position and the decoded object, or why it could not be decoded. */
-export type FileEvent =
-  | { readonly line: number; readonly event: unknown; readonly raw: string }
-  | { readonly line: number; readonly error: string; readonly raw: string };
-
-export interface BatchFiles {
-  list(bucket: string, prefix: string, from: number, to: number): Promise<BatchFile[]>;
-  read(file: BatchFile, schema: EventSchema): Promise<FileEvent[]>;
-}
+import type { BatchFile, BatchFiles, FileEvent } from './ports.js';
 
 export class S3BatchFiles implements BatchFiles {
   constructor(private readonly client: S3Client) {}

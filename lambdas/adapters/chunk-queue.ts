@@ -3,18 +3,7 @@
  * file of the batch source), consumed by the batch Lambda through an event source mapping.
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-
-export interface Chunk {
-  readonly jobId: string;
-  readonly source: string;
-  readonly bucket: string;
-  readonly key: string;
-}
-
-/** One message per chunk; the erasure job sends its own chunk type on its own queue. */
-export interface ChunkQueue<T = Chunk> {
-  enqueue(chunks: readonly T[]): Promise<void>;
-}
+import type { Chunk, ChunkQueue } from './ports.js';
 
 export class SqsChunkQueue<T = Chunk> implements ChunkQueue<T> {
   constructor(

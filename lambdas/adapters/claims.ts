@@ -14,24 +14,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { forEachInFlight } from './in-flight.js';
 import type { CapacityMeter } from './online-store.js';
-
-export interface Claim {
-  readonly eventId: string;
-  /** The record's position: `<shard>/<sequence>` or `<file>/<line>`. */
-  readonly position: string;
-}
-
-export interface ClaimOutcome {
-  /** Positions of records whose event id another position owns. */
-  readonly duplicates: ReadonlySet<string>;
-  /** Positions whose claim could not be written (throttling, errors): retry them. */
-  readonly failed: ReadonlySet<string>;
-}
-
-export interface EventClaims {
-  /** Claims each event id for its position until `expiresAt` (epoch ms). */
-  claim(source: string, claims: readonly Claim[], now: number, expiresAt: number): Promise<ClaimOutcome>;
-}
+import type { Claim, ClaimOutcome, EventClaims } from './ports.js';
 
 /** The partition key of an event's claim. */
 export const claimKey = (source: string, eventId: string): string => `claim#${source}#${eventId}`;

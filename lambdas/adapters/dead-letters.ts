@@ -5,28 +5,12 @@
  * overwrites its own dead letters instead of adding copies.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Rejection } from '../core/ingest.js';
-
-export interface DeadLetter {
-  readonly source: string;
-  /** Where the record came from: `<shard>/<sequence number>` for a stream, a request id for a push. */
-  readonly position: string;
-  /** When the record reached Tessera (epoch ms); it dates the key, so keep it stable across retries. */
-  readonly arrivedAt: number;
-  readonly rejection: Rejection;
-  /** The payload exactly as received, base64. */
-  readonly payloadBase64: string;
-}
-
-export interface DeadLetterSink {
-  write(letters: readonly DeadLetter[]): Promise<void>;
-}
-
-export const DEAD_LETTER_PREFIX = 'dead-letter/';
+import { BUCKET_PREFIX } from '../core/deployment.js';
+import type { DeadLetter, DeadLetterSink } from './ports.js';
 
 export function deadLetterKey(letter: DeadLetter): string {
   const date = new Date(letter.arrivedAt).toISOString().slice(0, 10);
-  return `${DEAD_LETTER_PREFIX}${letter.source}/date=${date}/${letter.position.replaceAll('/', '-')}.json`;
+  return `${BUCKET_PREFIX.deadLetter}${letter.source}/date=${date}/${letter.position.replaceAll('/', '-')}.json`;
 }
 
 export class S3DeadLetterSink implements DeadLetterSink {

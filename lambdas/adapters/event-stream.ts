@@ -3,16 +3,7 @@
  * the records a response reports as failed (FailedRecordCount) with backoff, within a deadline.
  */
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-
-export interface StreamRecord {
-  readonly partitionKey: string;
-  readonly data: Uint8Array;
-}
-
-export interface EventStream {
-  /** Resolves to the number of records that could not be written before the deadline. */
-  put(streamName: string, records: readonly StreamRecord[]): Promise<{ failed: number }>;
-}
+import type { EventStream, StreamRecord } from './ports.js';
 
 const MAX_RECORDS = 500;
 const MAX_BYTES = 5 * 1024 * 1024;

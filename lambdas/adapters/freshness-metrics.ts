@@ -7,14 +7,10 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { freshnessByView, type TimedRow } from '../core/freshness.js';
+import type { FreshnessRecorder } from './ports.js';
 
 export const FRESHNESS_NAMESPACE = 'Tessera';
 export const FRESHNESS_METRICS = { lagP50: 'EventToServableLagP50', lagP99: 'EventToServableLagP99', lastUpdateAge: 'LastUpdateAge' } as const;
-
-export interface FreshnessRecorder {
-  /** Records the rows one batch made servable (not those of failed writes: their retry records them). */
-  record(rows: readonly TimedRow[]): void;
-}
 
 export class EmfFreshnessRecorder implements FreshnessRecorder {
   constructor(private readonly metrics: Metrics = new Metrics({ namespace: FRESHNESS_NAMESPACE, serviceName: 'tessera' })) {}

@@ -5,25 +5,7 @@
  */
 import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-
-export interface JobProgress {
-  readonly id: string;
-  readonly source: string;
-  readonly from: number;
-  readonly to: number;
-  readonly chunks: number;
-  readonly done: number;
-  readonly failed: number;
-  readonly rows: number;
-  readonly rejected: number;
-  readonly createdAt: number;
-}
-
-export interface JobStore {
-  create(job: Omit<JobProgress, 'done' | 'failed' | 'rows' | 'rejected'>): Promise<void>;
-  record(id: string, delta: { done?: number; failed?: number; rows?: number; rejected?: number }): Promise<void>;
-  get(id: string): Promise<JobProgress | undefined>;
-}
+import type { JobProgress, JobStore } from './ports.js';
 
 const JOB_TTL_S = 30 * 86_400;
 const key = (id: string) => ({ pk: { S: `job#${id}` } });

@@ -9,14 +9,7 @@ import type { FeatureView } from '../core/definitions.js';
 import type { ViewRow } from '../core/ingest.js';
 import { byPartition, dedupeCopies, objectName, offlineKey } from '../core/offline.js';
 import { encodeRows } from './parquet.js';
-
-export interface OfflineWriter {
-  /**
-   * Writes rows of one view. `batch` names what they came from (e.g. shard, first and last
-   * sequence number): writing the same batch again replaces what it wrote before.
-   */
-  write(view: FeatureView, rows: readonly ViewRow[], batch: readonly string[]): Promise<void>;
-}
+import type { OfflineWriter } from './ports.js';
 
 export class S3OfflineWriter implements OfflineWriter {
   constructor(

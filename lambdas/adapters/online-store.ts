@@ -18,13 +18,7 @@ import {
 import { TesseraError } from '../core/errors.js';
 import { applyToGroup, groupKey, type OnlineGroup, type PositionedRow, type TierItem, tierKeys } from '../core/online.js';
 import { forEachInFlight } from './in-flight.js';
-
-export interface OnlineStore {
-  /** Items by partition key, read whole; keys with no item are absent. */
-  read(pks: readonly string[]): Promise<Map<string, TierItem>>;
-  /** Applies rows of one group, by entity id, at time `now`; resolves to the entity ids whose write failed. */
-  apply(group: OnlineGroup, rowsByEntity: ReadonlyMap<string, readonly PositionedRow[]>, now: number): Promise<string[]>;
-}
+import type { OnlineStore } from './ports.js';
 
 /** The online store did not answer a read before its deadline (the API answers 503). */
 export class ReadDeadlineExceeded extends TesseraError {

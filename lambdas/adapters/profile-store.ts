@@ -6,7 +6,8 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DRIFT_METRICS, DRIFT_NAMESPACE, type ProfileSink, type PsiRecorder } from '../app/profile-job.js';
+import { DRIFT_METRICS, DRIFT_NAMESPACE } from '../core/drift.js';
+import type { ProfileSink, PsiRecorder } from './ports.js';
 
 export class S3ProfileSink implements ProfileSink {
   constructor(

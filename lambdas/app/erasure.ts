@@ -18,12 +18,12 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as z from 'zod';
 import type { BucketObjects } from '../adapters/bucket-objects.js';
-import type { ChunkQueue } from '../adapters/chunk-queue.js';
-import { DEAD_LETTER_PREFIX } from '../adapters/dead-letters.js';
 import type { ErasureJobStore } from '../adapters/erasure-jobs.js';
 import type { OnlineEraser, OnlineErasureTargets } from '../adapters/online-eraser.js';
 import { decodeRows, encodeRows } from '../adapters/parquet.js';
+import type { ChunkQueue } from '../adapters/ports.js';
 import { rawLocation } from '../core/batch.js';
+import { BUCKET_PREFIX } from '../core/deployment.js';
 import {
   type ErasureCounts,
   type ErasureJob,
@@ -220,7 +220,7 @@ async function eraseChunk(chunk: ErasureChunk, subject: ErasureSubject, ports: E
       break;
     }
     case 'deadLetters': {
-      for (const object of await objects.list(DEAD_LETTER_PREFIX)) {
+      for (const object of await objects.list(BUCKET_PREFIX.deadLetter)) {
         const letter = JSON.parse((await objects.get(object.key)).toString('utf8')) as { payload?: string | null; payloadBase64?: string };
         const payload = letter.payload ?? Buffer.from(letter.payloadBase64 ?? '', 'base64').toString('latin1');
         if (!lineBelongsTo(payload, subject)) continue;

@@ -13,39 +13,39 @@
  * list features, windowed aggregates and on-demand features (not columns of the offline
  * rows; `tessera drift` profiles them from an as-served training set).
  */
+
+import type { ProfileSink, PsiRecorder } from '../adapters/ports.js';
 import type { ViewScan } from '../adapters/query-runner.js';
 import type { FeatureType, Row } from '../core/definitions.js';
-import { type Comparison, dayDrift, dayNumber, isoDay, type Profile, profileSql, profilesFromRows, profileToJson } from '../core/drift.js';
+import { BUCKET_PREFIX } from '../core/deployment.js';
+import {
+  type Comparison,
+  DRIFT_METRICS,
+  DRIFT_NAMESPACE,
+  dayDrift,
+  dayNumber,
+  isoDay,
+  type Profile,
+  profileSql,
+  profilesFromRows,
+  profileToJson,
+} from '../core/drift.js';
 import { ValidationError } from '../core/errors.js';
 import { EVENT_ID, EVENT_TS, INGEST_TS } from '../core/offline.js';
 import { ident } from '../core/point-in-time.js';
 import type { Registry } from '../core/registry.js';
 
-export const PROFILES_PREFIX = 'profiles/';
-
 /** The EMF metrics of the job (namespace and names); the stack's alarm watches `MaxFeaturePsi` per `featureService`. */
-export const DRIFT_NAMESPACE = 'Tessera';
-export const DRIFT_METRICS = { featurePsi: 'FeaturePsi', maxFeaturePsi: 'MaxFeaturePsi' } as const;
 
 /** The PSI above which a feature counts as drifted, unless a service says otherwise (the usual reading: above 0.2, a shift worth a look). */
 export const DEFAULT_PSI_THRESHOLD = 0.2;
 
 /** The object holding a service's profiles of a day. */
-export const profilesKey = (service: string, date: string): string => `${PROFILES_PREFIX}${service}/date=${date}/profiles.jsonl`;
+export const profilesKey = (service: string, date: string): string => `${BUCKET_PREFIX.profiles}${service}/date=${date}/profiles.jsonl`;
 
 /** Read-only SQL over the offline views (`<database>.<view>`, with `date`/`hour` partition columns). */
 export interface OfflineSql {
   run(sql: string, views: readonly ViewScan[]): Promise<Row[]>;
-}
-
-export interface ProfileSink {
-  /** Replaces the object at `key` with these JSON lines. */
-  write(key: string, lines: readonly string[]): Promise<void>;
-}
-
-export interface PsiRecorder {
-  /** The PSI of each feature of a service that has a reference, and their largest. */
-  record(service: string, psiByFeature: ReadonlyMap<string, number>): void;
 }
 
 export interface ProfileJobDeps {

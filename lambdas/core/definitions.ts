@@ -33,6 +33,8 @@ interface SourceBase<S extends EventSchema> {
   readonly eventIdField: keyof z.infer<S> & string;
   readonly description?: string;
   readonly owner?: string;
+  /** An example event: checked against `schema`, and every view's transform is run on it at plan and synth time. */
+  readonly example?: z.infer<S>;
   /**
    * How far ahead of its ingest time an event may be stamped; events further ahead are
    * rejected (EventTimeOutOfRange), so a wrong clock or a forged time cannot pin a value.

@@ -273,3 +273,7 @@ export function dayDrift(days: ReadonlyMap<number, Profile>, day: number, refere
     ...(profile && reference ? { comparison: compareProfiles(reference, profile) } : {}),
   };
 }
+
+/** The CloudWatch namespace and metric names of the daily profile job (EMF), which the PSI alarms watch. */
+export const DRIFT_NAMESPACE = 'Tessera';
+export const DRIFT_METRICS = { featurePsi: 'FeaturePsi', maxFeaturePsi: 'MaxFeaturePsi' } as const;

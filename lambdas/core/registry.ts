@@ -191,7 +191,7 @@ export class Registry {
       });
     }
     if (names.size === 0) fail('it declares no features');
-    const example = (view.source as { example?: unknown }).example;
+    const example = view.source.example;
     if (example !== undefined) this.checkTransformOn(view, example);
   }
 

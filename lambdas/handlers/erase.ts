@@ -5,12 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import * as definitions from '../../features/index.js';
 import { BucketObjects } from '../adapters/bucket-objects.js';
 import { SqsChunkQueue } from '../adapters/chunk-queue.js';
 import { DynamoErasureJobStore } from '../adapters/erasure-jobs.js';
 import { DynamoOnlineEraser } from '../adapters/online-eraser.js';
 import { applyErasureChunk, type ErasureMessage, type ErasurePorts, type ErasureRequest, failErasureChunk, startErasure } from '../app/erasure.js';
 import { ERASURE_MAX_RECEIVES } from '../core/erasure.js';
+import { Registry } from '../core/registry.js';
 import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
 
 export function erasurePorts(runtime: Runtime): ErasurePorts {
@@ -45,6 +47,6 @@ export function createEraseHandler(runtime: Runtime, ports: ErasurePorts) {
 }
 
 export const handler = lazyHandler(() => {
-  const runtime = createRuntime(readConfig(process.env));
+  const runtime = createRuntime(readConfig(process.env), { registry: Registry.fromModule(definitions) });
   return createEraseHandler(runtime, erasurePorts(runtime));
 });

@@ -2,13 +2,19 @@
  * The profile handler, run daily by an EventBridge schedule: profiles the day before the
  * event's time (UTC), or the day `{"date": "YYYY-MM-DD"}` names, and reports drift
  * (app/profile-job.ts). Deployed, its SQL runs on Athena; local mode and the tests give it
- * DuckDB. Settings (environment, read once): TESSERA_BUCKET, TESSERA_GLUE_DATABASE,
- * TESSERA_ATHENA_WORKGROUP, TESSERA_PROFILE_REFERENCE_DAYS (default 7).
+ * DuckDB. Its settings are the deployment contract's (core/deployment.ts `readProfileConfig`).
  */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import * as definitions from '../../features/index.js';
 import { AthenaQueryRunner } from '../adapters/athena-runner.js';
+import { createAthenaClient, createS3Client } from '../adapters/aws.js';
+import type { PsiRecorder } from '../adapters/ports.js';
 import { EmfPsiRecorder, S3ProfileSink } from '../adapters/profile-store.js';
-import { type OfflineSql, type ProfileJobReport, type PsiRecorder, previousDay, runProfileJob } from '../app/profile-job.js';
-import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
+import { type OfflineSql, type ProfileJobReport, previousDay, runProfileJob } from '../app/profile-job.js';
+import { readProfileConfig, SERVICE_NAME } from '../core/deployment.js';
+import { Registry } from '../core/registry.js';
+import { lazyHandler } from './runtime-base.js';
 
 export interface ProfileEvent {
   /** The day to profile. @default the day before `time` */
@@ -17,7 +23,12 @@ export interface ProfileEvent {
   readonly time?: string;
 }
 
-export interface ProfileHandlerOptions {
+export interface ProfileHandlerParts {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly registry: Registry;
+  readonly logger: Pick<Logger, 'info'>;
+  readonly now: () => number;
   readonly database: string;
   readonly sql: OfflineSql;
   /** @default EMF through Powertools Metrics */
@@ -26,22 +37,28 @@ export interface ProfileHandlerOptions {
   readonly referenceDays?: number;
 }
 
-export function createProfileHandler(runtime: Runtime, options: ProfileHandlerOptions): (event?: ProfileEvent) => Promise<ProfileJobReport> {
-  const sink = new S3ProfileSink(runtime.clients.s3, runtime.config.bucket);
-  const deps = { ...options, registry: runtime.registry, sink, metrics: options.metrics ?? new EmfPsiRecorder() };
+export function createProfileHandler(parts: ProfileHandlerParts): (event?: ProfileEvent) => Promise<ProfileJobReport> {
+  const sink = new S3ProfileSink(parts.s3, parts.bucket);
+  const deps = { database: parts.database, sql: parts.sql, registry: parts.registry, sink, metrics: parts.metrics ?? new EmfPsiRecorder() };
   return async (event = {}) => {
-    const date = event.date ?? previousDay(event.time ? Date.parse(event.time) : runtime.now());
-    const report = await runProfileJob({ date, ...(options.referenceDays ? { referenceDays: options.referenceDays } : {}) }, deps);
-    runtime.logger.info('daily profiles written', { date, objects: report.objects, features: report.features.length });
+    const date = event.date ?? previousDay(event.time ? Date.parse(event.time) : parts.now());
+    const report = await runProfileJob({ date, ...(parts.referenceDays ? { referenceDays: parts.referenceDays } : {}) }, deps);
+    parts.logger.info('daily profiles written', { date, objects: report.objects, features: report.features.length });
     return report;
   };
 }
 
 export const handler = lazyHandler(() => {
-  // The job reads through Athena and writes to the bucket; readConfig insists on a table name it never uses here.
-  const runtime = createRuntime(readConfig({ TESSERA_TABLE: 'unused-by-profiles', ...process.env }));
-  const database = process.env.TESSERA_GLUE_DATABASE as string;
-  const athena = new AthenaQueryRunner(runtime.clients.athena, { workgroup: process.env.TESSERA_ATHENA_WORKGROUP as string, database });
-  const referenceDays = Number(process.env.TESSERA_PROFILE_REFERENCE_DAYS ?? 7);
-  return createProfileHandler(runtime, { database, sql: { run: (sql) => athena.run(sql) }, referenceDays });
+  const config = readProfileConfig(process.env);
+  const athena = new AthenaQueryRunner(createAthenaClient(config.access), { workgroup: config.workgroup, database: config.database });
+  return createProfileHandler({
+    s3: createS3Client(config.access),
+    bucket: config.bucket,
+    registry: Registry.fromModule(definitions),
+    logger: new Logger({ serviceName: SERVICE_NAME, logLevel: config.logLevel as 'INFO' }),
+    now: Date.now,
+    database: config.database,
+    sql: { run: (sql) => athena.run(sql) },
+    referenceDays: config.referenceDays,
+  });
 });

@@ -8,15 +8,18 @@
  * offline store, dead letters) and every SDK client.
  */
 import { type AwsClients, createClients } from '../adapters/aws.js';
-import { DynamoEventClaims, type EventClaims } from '../adapters/claims.js';
-import { type DeadLetterSink, S3DeadLetterSink } from '../adapters/dead-letters.js';
-import type { FreshnessRecorder } from '../adapters/freshness-metrics.js';
-import { type OfflineWriter, S3OfflineWriter } from '../adapters/offline-writer.js';
-import { type BaseRuntime, createBaseRuntime, type TesseraConfig } from './runtime-base.js';
+import { DynamoEventClaims } from '../adapters/claims.js';
+import { S3DeadLetterSink } from '../adapters/dead-letters.js';
+import { S3OfflineWriter } from '../adapters/offline-writer.js';
+import type { DeadLetterSink, EventClaims, FreshnessRecorder, OfflineWriter } from '../adapters/ports.js';
+import type { TesseraConfig } from '../core/deployment.js';
+import { type BaseRuntime, createBaseRuntime, type RuntimeParts } from './runtime-base.js';
 
-export { type BaseRuntime, ConfigError, createBaseRuntime, lazyHandler, readConfig, type TesseraConfig } from './runtime-base.js';
+export { readConfig, type TesseraConfig } from '../core/deployment.js';
+export { type BaseRuntime, createBaseRuntime, lazyHandler } from './runtime-base.js';
 
 export interface Runtime extends BaseRuntime {
+  readonly config: TesseraConfig;
   readonly clients: AwsClients;
   /** The offline store's writer: transformed rows as Parquet in S3. */
   readonly offline: OfflineWriter;
@@ -27,10 +30,12 @@ export interface Runtime extends BaseRuntime {
   readonly freshness?: FreshnessRecorder;
 }
 
-export function createRuntime(config: TesseraConfig, overrides: Partial<Omit<Runtime, 'config'>> = {}): Runtime {
+export function createRuntime(config: TesseraConfig, parts: RuntimeParts<Runtime>): Runtime {
+  const { registry, ...overrides } = parts;
   const clients = overrides.clients ?? createClients(config.access);
   return {
-    ...createBaseRuntime(config, { ...overrides, clients }),
+    ...createBaseRuntime(config, { ...overrides, registry, clients }),
+    config,
     clients,
     offline: overrides.offline ?? new S3OfflineWriter(clients.s3, config.bucket),
     deadLetters: overrides.deadLetters ?? new S3DeadLetterSink(clients.s3, config.bucket),

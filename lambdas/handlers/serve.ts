@@ -1,31 +1,27 @@
 /**
  * The serve handler behind API Gateway: feature vectors for inference (native and Feast
- * shapes), events pushed over HTTP, the catalog and the OpenAPI document. Glue only: parse,
- * authorize, call core/serving, shape the response. Everything per-service (read plans, the
- * catalog, the document, the access index) is computed once per cold start, so a request
- * costs what its own features and entities cost, never the size of the registry.
+ * shapes), events pushed over HTTP, the catalog and the OpenAPI document. Glue only: route,
+ * parse, call app/serving.ts or app/push.ts, audit reads, shape the response.
  *
  * It runs on the base runtime (runtime-base.ts): DynamoDB and Kinesis clients only, which
  * keeps the bundle, and the cold start, small.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import * as definitions from '../../features/index.js';
 import { ReadDeadlineExceeded } from '../adapters/online-store.js';
-import { authorize, type Caller, mayRead } from '../core/access.js';
-import { type PlannedRead, readAuditEntry } from '../core/audit.js';
-import { buildCatalog, catalogFor } from '../core/catalog.js';
+import { pushEvents } from '../app/push.js';
+import { createFeatureReads, type ReadRecord } from '../app/serving.js';
+import type { Caller } from '../core/access.js';
+import { readAuditEntry } from '../core/audit.js';
 import { CATALOG_PAGE_HEADERS, catalogPage } from '../core/catalog-page.js';
+import { readServeConfig } from '../core/deployment.js';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
-import { feastResponseText, fromFeastRequest, type ServedRequest, toFeastResponse } from '../core/feast.js';
+import { feastResponseText, fromFeastRequest, toFeastResponse } from '../core/feast.js';
 import { openApiDocument } from '../core/openapi.js';
-import { assembleResponse, MAX_PUSH_EVENTS, PushRequest, planRequest } from '../core/serving.js';
+import { Registry } from '../core/registry.js';
+import { MAX_PUSH_EVENTS, PushRequest } from '../core/serving.js';
 import { errorResponse, json, parseBody, toErrorResponse } from './http.js';
-import { pushEvents } from './push.js';
-import { type BaseRuntime, createBaseRuntime, lazyHandler, readConfig } from './runtime-base.js';
-
-/** What a read request got as far as, for its audit entry. */
-interface ReadRecord {
-  planned?: PlannedRead;
-}
+import { type BaseRuntime, createBaseRuntime, lazyHandler } from './runtime-base.js';
 
 type Route = (event: APIGatewayProxyEvent, caller: Caller, read: ReadRecord) => Promise<APIGatewayProxyResult>;
 
@@ -35,42 +31,21 @@ const READ_ROUTES = new Set(['/v1/features', '/get-online-features']);
 const raw = (body: string): APIGatewayProxyResult => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body });
 
 export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
-  const { registry, online, logger } = runtime;
-  const catalog = buildCatalog(registry);
-  // The catalog a caller sees depends only on which services it may read: one JSON text per such set.
-  const catalogs = new Map<string, string>();
-  const catalogJsonFor = (caller: Caller): string => {
-    const readable = [...registry.services.values()].filter((service) => mayRead(service, caller)).map((service) => service.name);
-    const key = readable.join(',');
-    let text = catalogs.get(key);
-    if (text === undefined) {
-      text = JSON.stringify(catalogFor(catalog, (name) => readable.includes(name)));
-      catalogs.set(key, text);
-    }
-    return text;
-  };
+  const { registry, logger } = runtime;
+  const reads = createFeatureReads(registry, runtime.online, runtime.now);
   const openApi = JSON.stringify(openApiDocument());
-  const catalogHtml = catalogPage(catalog);
-
-  async function features(body: unknown, caller: Caller, read: ReadRecord): Promise<ServedRequest> {
-    const planned = planRequest(registry, body);
-    read.planned = { service: planned.service, features: planned.plan.features, entityCount: planned.rows.length };
-    authorize(registry, caller, planned);
-    const items = await online.read(planned.pks);
-    const now = runtime.now();
-    return { response: assembleResponse(planned, items, now), planned, items, now };
-  }
+  const catalogHtml = catalogPage(reads.catalog);
 
   const routes: Record<string, Partial<Record<string, Route>>> = {
     '/v1/health': { GET: async () => json(200, { status: 'ok' }) },
-    '/v1/catalog': { GET: async (_event, caller) => raw(catalogJsonFor(caller)) },
+    '/v1/catalog': { GET: async (_event, caller) => raw(reads.catalogJsonFor(caller)) },
     '/v1/openapi.json': { GET: async () => raw(openApi) },
     '/catalog': { GET: async () => ({ statusCode: 200, headers: CATALOG_PAGE_HEADERS, body: catalogHtml }) },
-    '/v1/features': { POST: async (event, caller, read) => json(200, (await features(parseBody(event), caller, read)).response) },
+    '/v1/features': { POST: async (event, caller, read) => json(200, (await reads.read(parseBody(event), caller, read)).response) },
     '/get-online-features': {
       POST: async (event, caller, read) => {
         const { request, options } = fromFeastRequest(parseBody(event), registry.entities.values());
-        const served = await features(request, caller, read);
+        const served = await reads.read(request, caller, read);
         return raw(feastResponseText(toFeastResponse(served, options), served.planned.plan));
       },
     },
@@ -122,4 +97,4 @@ export function createServeHandler(runtime: BaseRuntime): (event: APIGatewayProx
   }
 }
 
-export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readConfig(process.env))));
+export const handler = lazyHandler(() => createServeHandler(createBaseRuntime(readServeConfig(process.env), { registry: Registry.fromModule(definitions) })));

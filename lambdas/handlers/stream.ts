@@ -1,14 +1,16 @@
 /**
  * The stream handler: a Kinesis batch in, features out, through the shared pipeline
- * (pipeline.ts). Records whose items could not be written are reported back
+ * (app/pipeline.ts). Records whose items could not be written are reported back
  * (ReportBatchItemFailures): Lambda retries from the first of them, and the pipeline's
  * idempotence makes the redelivered records that had succeeded change nothing.
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import * as definitions from '../../features/index.js';
 import { EmfFreshnessRecorder } from '../adapters/freshness-metrics.js';
+import { kinesisBatchName } from '../app/offline-batch.js';
+import { type PipelineRecord, runPipeline } from '../app/pipeline.js';
 import { decodePayload } from '../core/ingest.js';
-import { kinesisBatchName } from './offline-batch.js';
-import { type PipelineRecord, runPipeline } from './pipeline.js';
+import { Registry } from '../core/registry.js';
 import { createRuntime, lazyHandler, type Runtime, readConfig } from './runtime.js';
 
 /** The stream name in a Kinesis event source ARN (`arn:aws:kinesis:region:account:stream/NAME`). */
@@ -51,4 +53,6 @@ export function createStreamHandler(runtime: Runtime): (event: KinesisStreamEven
   };
 }
 
-export const handler = lazyHandler(() => createStreamHandler(createRuntime(readConfig(process.env), { freshness: new EmfFreshnessRecorder() })));
+export const handler = lazyHandler(() =>
+  createStreamHandler(createRuntime(readConfig(process.env), { registry: Registry.fromModule(definitions), freshness: new EmfFreshnessRecorder() })),
+);

@@ -1,5 +1,5 @@
 /**
- * Batch processing: the batch handler (lambdas/handlers/batch.ts) — the stream's pipeline
+ * Batch processing: the batch handler (lambdas/handlers/batch.ts over lambdas/app/backfill.ts) — the stream's pipeline
  * fed from files — with the three ways it runs:
  * - on a schedule: one EventBridge rule per batch source that declares `schedule`, sending
  *   `{source, lookback}` with a lookback a bit longer than the period (core/schedule.ts);
@@ -22,11 +22,12 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseLocation, rawLocation } from '../../lambdas/core/batch.js';
+import { BUCKET_PREFIX, DEFAULT_BACKFILL_MAX_RECEIVES, environmentFor } from '../../lambdas/core/deployment.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { scheduledRun } from '../../lambdas/core/schedule.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
-import { acknowledgeObjectPrefixes, type OfflineStore, PREFIX } from './offline-store.js';
+import { acknowledgeObjectPrefixes, type OfflineStore } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
 export interface BatchProcessingProps {
@@ -97,7 +98,7 @@ export class BatchProcessing extends Construct {
       // handed to a second worker while the first still applies it (or retries its throttled calls).
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? DEFAULT_BACKFILL_MAX_RECEIVES },
     });
 
     this.handler = new HandlerFunction(this, 'Handler', {
@@ -106,17 +107,17 @@ export class BatchProcessing extends Construct {
       description: 'Tessera: applies batch source files and backfills with the stream pipeline',
       timeout,
       memorySize: props.memorySize ?? 1024,
-      environment: {
-        TESSERA_TABLE: onlineStore.table.tableName,
-        TESSERA_BUCKET: offlineStore.bucket.bucketName,
-        TESSERA_STREAMS: ingestion.streamNamesJson(),
-        TESSERA_BACKFILL_QUEUE: this.queue.queueUrl,
-        TESSERA_BACKFILL_MAX_RECEIVES: String(props.maxReceiveCount ?? 3),
-      },
+      environment: environmentFor({
+        tableName: onlineStore.table.tableName,
+        bucket: offlineStore.bucket.bucketName,
+        streams: ingestion.streamNamesJson(),
+        backfillQueueUrl: this.queue.queueUrl,
+        backfillMaxReceives: props.maxReceiveCount ?? DEFAULT_BACKFILL_MAX_RECEIVES,
+      }),
     }).function;
 
     onlineStore.grant(this.handler, ...BATCH_TABLE_ACTIONS);
-    offlineStore.grantPutObjects(this.handler, PREFIX.offline, PREFIX.deadLetter);
+    offlineStore.grantPutObjects(this.handler, BUCKET_PREFIX.offline, BUCKET_PREFIX.deadLetter);
     // The handler sends chunks (SendMessageBatch); the SQS event source mapping adds what it consumes with.
     iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['sqs:SendMessage'], resourceArns: [this.queue.queueArn] });
     this.grantReadLocations(offlineStore.bucket, [...sourceLocations(registry), ...(props.extraReadLocations ?? [])]);

@@ -13,6 +13,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { COMPACTION_DEFAULTS, compactionBudgetMs, environmentFor } from '../../lambdas/core/deployment.js';
 import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import { acknowledgeObjectPrefixes } from './offline-store.js';
@@ -64,12 +65,12 @@ export class Compaction extends Construct {
       description: 'Tessera: merges small offline Parquet objects per partition and drops copies of events',
       timeout,
       memorySize: props.memorySize ?? 2048,
-      environment: {
-        TESSERA_BUCKET: props.bucket.bucketName,
-        TESSERA_COMPACTION_MIN_AGE_MINUTES: String((props.minObjectAge ?? Duration.hours(2)).toMinutes()),
+      environment: environmentFor({
+        bucket: props.bucket.bucketName,
+        compactionMinAgeMs: props.minObjectAge?.toMilliseconds() ?? COMPACTION_DEFAULTS.minAgeMs,
         // Stop picking up partitions two minutes before the timeout; the next run goes on.
-        TESSERA_COMPACTION_BUDGET_SECONDS: String(Math.max(60, timeout.toSeconds() - 120)),
-      },
+        compactionBudgetMs: compactionBudgetMs(timeout.toMilliseconds()),
+      }),
     }).function;
 
     iam.Grant.addToPrincipal({

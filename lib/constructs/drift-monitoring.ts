@@ -5,6 +5,7 @@
  * `Tessera/MaxFeaturePsi`), plus one on the job failing. The function may run read-only
  * Athena queries over the services' views and write objects under `profiles/`, nothing else.
  */
+
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -13,7 +14,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DEFAULT_PSI_THRESHOLD, DRIFT_METRICS, DRIFT_NAMESPACE, PROFILES_PREFIX } from '../../lambdas/app/profile-job.js';
+import { DEFAULT_PSI_THRESHOLD } from '../../lambdas/app/profile-job.js';
+import { BUCKET_PREFIX, environmentFor } from '../../lambdas/core/deployment.js';
+import { DRIFT_METRICS, DRIFT_NAMESPACE } from '../../lambdas/core/drift.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import { acknowledgeObjectPrefixes } from './offline-store.js';
@@ -61,21 +64,21 @@ export class DriftMonitoring extends Construct {
       entry: handlerEntry('profile'),
       description: "Tessera: daily profiles of each feature service's features and their drift (PSI)",
       timeout: props.timeout ?? Duration.minutes(15),
-      environment: {
-        TESSERA_BUCKET: props.bucket.bucketName,
-        TESSERA_GLUE_DATABASE: props.training.databaseName,
-        TESSERA_ATHENA_WORKGROUP: props.training.workgroupName,
-        TESSERA_PROFILE_REFERENCE_DAYS: String(props.referenceDays ?? 7),
-      },
+      environment: environmentFor({
+        bucket: props.bucket.bucketName,
+        glueDatabase: props.training.databaseName,
+        athenaWorkgroup: props.training.workgroupName,
+        profileReferenceDays: props.referenceDays ?? 7,
+      }),
     }).function;
 
     const views = [...new Set([...props.registry.services.keys()].flatMap((s) => props.registry.servicePlan(s).views.map(({ view }) => view.name)))];
     props.training.grantSelect(this.handler, views);
-    iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['s3:PutObject'], resourceArns: [props.bucket.arnForObjects(`${PROFILES_PREFIX}*`)] });
+    iam.Grant.addToPrincipal({ grantee: this.handler, actions: ['s3:PutObject'], resourceArns: [props.bucket.arnForObjects(`${BUCKET_PREFIX.profiles}*`)] });
     acknowledgeObjectPrefixes(
       this.handler,
       props.bucket,
-      [PROFILES_PREFIX],
+      [BUCKET_PREFIX.profiles],
       () => 'The job writes one object per service and day under profiles/: a key prefix is the narrowest scope S3 offers.',
     );
 
@@ -108,7 +111,7 @@ export class DriftMonitoring extends Construct {
         period,
         statistic: cloudwatch.Stats.MAXIMUM,
       });
-      const description = `A feature of ${service} drifted: its PSI against the ${props.referenceDays ?? 7} days before passed ${threshold}. FeaturePsi (by feature) says which; the day's profiles are under ${PROFILES_PREFIX}${service}/.`;
+      const description = `A feature of ${service} drifted: its PSI against the ${props.referenceDays ?? 7} days before passed ${threshold}. FeaturePsi (by feature) says which; the day's profiles are under ${BUCKET_PREFIX.profiles}${service}/.`;
       this.psiAlarms.set(service, alarm(`Psi-${service}`, metric, threshold, description));
     }
     this.errorAlarm = alarm(

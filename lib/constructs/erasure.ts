@@ -10,15 +10,17 @@
  * delete objects under offline/, raw/ and dead-letter/ (their noncurrent versions too) and
  * write receipts under erasure/receipts/ — nothing else.
  */
+
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { BUCKET_PREFIX, environmentFor } from '../../lambdas/core/deployment.js';
 import { ERASURE_MAX_RECEIVES, ERASURE_RECEIPT_PREFIX } from '../../lambdas/core/erasure.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
-import { acknowledgeObjectPrefixes, type OfflineStore, PREFIX } from './offline-store.js';
+import { acknowledgeObjectPrefixes, type OfflineStore } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
 export interface ErasureProps {
@@ -57,23 +59,19 @@ export class Erasure extends Construct {
       description: 'Tessera: erases one entity from every store (the operator starts it; workers apply the chunks)',
       timeout,
       memorySize: 1024,
-      environment: {
-        TESSERA_TABLE: onlineStore.table.tableName,
-        TESSERA_BUCKET: offlineStore.bucket.bucketName,
-        TESSERA_ERASURE_QUEUE: this.queue.queueUrl,
-      },
+      environment: environmentFor({ tableName: onlineStore.table.tableName, bucket: offlineStore.bucket.bucketName, erasureQueueUrl: this.queue.queueUrl }),
     }).function;
 
     onlineStore.grant(this.handler, ...ERASURE_TABLE_ACTIONS);
     const bucket = offlineStore.bucket;
-    const erased = [PREFIX.offline, PREFIX.raw, PREFIX.deadLetter];
+    const erased = [BUCKET_PREFIX.offline, BUCKET_PREFIX.raw, BUCKET_PREFIX.deadLetter];
     const objects = (prefixes: readonly string[]) => prefixes.map((p) => bucket.arnForObjects(`${p}*`));
     const grant = (actions: string[], resourceArns: string[], conditions?: Record<string, Record<string, unknown>>) =>
       iam.Grant.addToPrincipal({ grantee: this.handler, actions, resourceArns, ...(conditions ? { conditions } : {}) });
     grant(['s3:ListBucket', 's3:ListBucketVersions'], [bucket.bucketArn], { StringLike: { 's3:prefix': erased.map((p) => `${p}*`) } });
     grant(['s3:GetBucketVersioning'], [bucket.bucketArn]);
     grant(['s3:GetObject', 's3:DeleteObject', 's3:DeleteObjectVersion'], objects(erased));
-    grant(['s3:PutObject'], objects([PREFIX.offline, PREFIX.raw, ERASURE_RECEIPT_PREFIX]));
+    grant(['s3:PutObject'], objects([BUCKET_PREFIX.offline, BUCKET_PREFIX.raw, ERASURE_RECEIPT_PREFIX]));
     acknowledgeObjectPrefixes(
       this.handler,
       bucket,

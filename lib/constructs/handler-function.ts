@@ -12,6 +12,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV, SERVICE_NAME } from '../../lambdas/core/deployment.js';
 import { LAZY_CREDENTIAL_PROVIDERS } from './bundling.js';
 
 /** The repository root: bundling resolves entries and node_modules from here. */
@@ -73,7 +74,7 @@ export class HandlerFunction extends Construct {
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'tessera',
+        [ENV.serviceName]: SERVICE_NAME,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

@@ -12,27 +12,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { S3OnFailureDestination } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
-
-/** Key prefixes of the bucket; each ends with `/`. */
-export const PREFIX = {
-  /** Transformed rows, `offline/<view>/date=YYYY-MM-DD/hour=HH/<name>.parquet`. */
-  offline: OFFLINE_PREFIX,
-  /** Events as produced, `raw/<source>/date=YYYY-MM-DD/<name>.jsonl.gz` (core/batch.ts `rawLocation`). */
-  raw: 'raw/',
-  /** Records the raw archive could not deliver, `raw-errors/<source>/<error type>/date=YYYY-MM-DD/`. */
-  rawErrors: 'raw-errors/',
-  /**
-   * Events that failed validation or transformation, with the error. The dead-letter adapter
-   * owns this prefix; it is repeated here so synth does not load the S3 SDK (a test pins both).
-   */
-  deadLetter: 'dead-letter/',
-  /** Where Lambda's S3 on-failure destination writes: `aws/lambda/<mapping>/<shard>/YYYY/MM/DD/...`. */
-  lambdaFailedBatches: 'aws/lambda/',
-  /** Failed batches written by Tessera's own tooling (the local event-source poller, replays). */
-  failedBatches: 'failed-batches/',
-  athenaResults: 'athena-results/',
-} as const;
+import { BUCKET_PREFIX } from '../../lambdas/core/deployment.js';
 
 export interface OfflineStoreProps {
   /**
@@ -94,11 +74,11 @@ export class OfflineStore extends Construct {
       serverAccessLogsBucket: accessLogsBucket,
       serverAccessLogsPrefix: 'offline-store/',
       lifecycleRules: [
-        { id: 'expire-dead-letter', prefix: PREFIX.deadLetter, expiration: deadLetterExpiration },
-        { id: 'expire-lambda-failed-batches', prefix: PREFIX.lambdaFailedBatches, expiration: deadLetterExpiration },
-        { id: 'expire-failed-batches', prefix: PREFIX.failedBatches, expiration: deadLetterExpiration },
-        { id: 'expire-raw-errors', prefix: PREFIX.rawErrors, expiration: deadLetterExpiration },
-        { id: 'expire-athena-results', prefix: PREFIX.athenaResults, expiration: props.athenaResultsExpiration ?? Duration.days(7) },
+        { id: 'expire-dead-letter', prefix: BUCKET_PREFIX.deadLetter, expiration: deadLetterExpiration },
+        { id: 'expire-lambda-failed-batches', prefix: BUCKET_PREFIX.lambdaFailedBatches, expiration: deadLetterExpiration },
+        { id: 'expire-failed-batches', prefix: BUCKET_PREFIX.failedBatches, expiration: deadLetterExpiration },
+        { id: 'expire-raw-errors', prefix: BUCKET_PREFIX.rawErrors, expiration: deadLetterExpiration },
+        { id: 'expire-athena-results', prefix: BUCKET_PREFIX.athenaResults, expiration: props.athenaResultsExpiration ?? Duration.days(7) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
         // Retried writes overwrite deterministic names and compaction replaces objects: without
         // this, every replaced version would be kept (and billed) for good.
@@ -112,7 +92,7 @@ export class OfflineStore extends Construct {
     });
 
     // The query layer over `offline/` (Glue tables with partition projection, the Athena
-    // workgroup writing to PREFIX.athenaResults) takes this bucket by reference: see the
+    // workgroup writing to BUCKET_PREFIX.athenaResults) takes this bucket by reference: see the
     // Training construct (training.ts), composed beside this one in the stack.
   }
 
@@ -155,7 +135,7 @@ class FailedBatchDestination extends S3OnFailureDestination {
   }
 
   override bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
-    this.store.grantPutObjects(targetHandler, PREFIX.lambdaFailedBatches);
+    this.store.grantPutObjects(targetHandler, BUCKET_PREFIX.lambdaFailedBatches);
     iam.Grant.addToPrincipal({ grantee: targetHandler, actions: ['s3:ListBucket'], resourceArns: [this.store.bucket.bucketArn] });
     return { destination: this.store.bucket.bucketArn };
   }

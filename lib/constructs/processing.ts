@@ -10,9 +10,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { BUCKET_PREFIX, environmentFor } from '../../lambdas/core/deployment.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
-import { type OfflineStore, PREFIX } from './offline-store.js';
+import type { OfflineStore } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
 /** What the stream handler's pipeline sends to the table (lambdas/adapters/online-store.ts). */
@@ -48,15 +49,15 @@ export class Processing extends Construct {
       entry: props.entry ?? handlerEntry('stream'),
       description: 'Tessera: transforms stream events into the online and offline stores',
       timeout: Duration.seconds(60),
-      environment: {
-        TESSERA_TABLE: onlineStore.table.tableName,
-        TESSERA_BUCKET: offlineStore.bucket.bucketName,
-        TESSERA_STREAMS: ingestion.streamNamesJson(),
-      },
+      environment: environmentFor({
+        tableName: onlineStore.table.tableName,
+        bucket: offlineStore.bucket.bucketName,
+        streams: ingestion.streamNamesJson(),
+      }),
     }).function;
 
     onlineStore.grant(this.streamHandler, ...STREAM_TABLE_ACTIONS);
-    offlineStore.grantPutObjects(this.streamHandler, PREFIX.offline, PREFIX.deadLetter);
+    offlineStore.grantPutObjects(this.streamHandler, BUCKET_PREFIX.offline, BUCKET_PREFIX.deadLetter);
 
     for (const stream of ingestion.streams.values()) {
       this.streamHandler.addEventSource(

@@ -3,7 +3,7 @@
  * Kinesis stream and writing its events, as produced, to the offline bucket under
  * `raw/<source>/date=YYYY-MM-DD/` — one JSON line per record (Firehose appends the newline),
  * GZIP-compressed, `.jsonl.gz`, encrypted by the bucket's default encryption. This is what
- * `tessera backfill` of a stream source replays (lambdas/handlers/batch.ts reads
+ * `tessera backfill` of a stream source replays (lambdas/app/backfill.ts reads
  * `rawLocation(source)`), and local mode writes the same layout (local/raw-archive.ts).
  *
  * The date folder is the day Firehose received the record (UTC), not the event time: a
@@ -17,7 +17,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { RAW_FILE_EXTENSION, rawLocation } from '../../lambdas/core/batch.js';
-import { acknowledgeObjectPrefixes, PREFIX } from './offline-store.js';
+import { BUCKET_PREFIX } from '../../lambdas/core/deployment.js';
+import { acknowledgeObjectPrefixes } from './offline-store.js';
 
 export interface RawArchiveProps {
   /** The streams by source name. */
@@ -44,7 +45,7 @@ export class RawArchive extends Construct {
 
     for (const [source, stream] of props.streams) {
       const dataPrefix = rawLocation(source);
-      const errorPrefix = `${PREFIX.rawErrors}${source}/`;
+      const errorPrefix = `${BUCKET_PREFIX.rawErrors}${source}/`;
       const logStream = new logs.LogStream(this, `Delivery-${source}`, { logGroup: this.logGroup });
       // One role per delivery stream: it reads its own stream and writes its own prefixes.
       const role = new iam.Role(this, `Role-${source}`, { assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com') });

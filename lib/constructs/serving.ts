@@ -11,9 +11,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { environmentFor } from '../../lambdas/core/deployment.js';
 import { type FunctionSettings, HandlerFunction, handlerEntry } from './handler-function.js';
 import type { Ingestion } from './ingestion.js';
-import type { OfflineStore } from './offline-store.js';
 import type { OnlineStore } from './online-store.js';
 
 /** The API's routes, each a read or a write; the serve handler routes on the same method and path. */
@@ -37,7 +37,6 @@ export const SERVE_TABLE_ACTIONS = ['BatchGetItem'] as const;
 export interface ServingProps {
   readonly ingestion: Ingestion;
   readonly onlineStore: OnlineStore;
-  readonly offlineStore: OfflineStore;
   /** @default `lambdas/handlers/serve.ts` */
   readonly entry?: string;
   /** The stage, the first path segment of the API URL. @default 'prod' */
@@ -76,7 +75,7 @@ export class Serving extends Construct {
 
   constructor(scope: Construct, id: string, props: ServingProps) {
     super(scope, id);
-    const { ingestion, onlineStore, offlineStore } = props;
+    const { ingestion, onlineStore } = props;
 
     this.serveHandler = new HandlerFunction(this, 'ServeHandler', {
       ...props.functionSettings,
@@ -84,11 +83,8 @@ export class Serving extends Construct {
       entry: props.entry ?? handlerEntry('serve'),
       description: 'Tessera: serves feature vectors and accepts pushed events',
       timeout: Duration.seconds(10),
-      environment: {
-        TESSERA_TABLE: onlineStore.table.tableName,
-        TESSERA_BUCKET: offlineStore.bucket.bucketName,
-        TESSERA_STREAMS: ingestion.streamNamesJson(),
-      },
+      // The serve handler reads the table and the streams only (core/deployment.ts `readServeConfig`).
+      environment: environmentFor({ tableName: onlineStore.table.tableName, streams: ingestion.streamNamesJson() }),
     }).function;
     onlineStore.grant(this.serveHandler, ...SERVE_TABLE_ACTIONS);
     ingestion.grantPutRecords(this.serveHandler);

@@ -14,6 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../../lambdas/core/definitions.js';
+import { BUCKET_PREFIX } from '../../lambdas/core/deployment.js';
 import { hiveType, OFFLINE_PREFIX, offlineColumns, PARTITION_COLUMNS } from '../../lambdas/core/offline.js';
 import type { Registry } from '../../lambdas/core/registry.js';
 import { acknowledgeObjectPrefixes } from './offline-store.js';
@@ -61,7 +62,7 @@ export class Training extends Construct {
     const stack = Stack.of(this);
     this.bucket = props.bucket;
     this.piiViews = piiViews(props.registry);
-    this.resultsPrefix = props.resultsPrefix ?? 'athena-results/';
+    this.resultsPrefix = props.resultsPrefix ?? BUCKET_PREFIX.athenaResults;
     this.databaseName = props.databaseName ?? `tessera_${stack.stackName.toLowerCase().replace(/[^a-z0-9]+/g, '_')}`.slice(0, 255);
     this.workgroupName = props.workgroupName ?? `${stack.stackName}-training`;
 

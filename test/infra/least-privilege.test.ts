@@ -9,9 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEAD_LETTER_PREFIX } from '../../lambdas/adapters/dead-letters.js';
 import { OFFLINE_PREFIX } from '../../lambdas/core/offline.js';
-import { PREFIX } from '../../lib/constructs/offline-store.js';
 import { logicalId, type Synthesized, synthesize } from './fixture.js';
 
 type Statement = { Effect: 'Allow' | 'Deny'; Action: string | string[]; Resource?: unknown };
@@ -72,11 +70,6 @@ describe('least privilege', () => {
     expect(statements.length).toBeGreaterThan(0);
     const offending = statements.filter(({ statement }) => wildcardDataActions([statement]).length > 0);
     expect(offending).toEqual([]);
-  });
-
-  test('the prefixes the stack grants are the ones the handlers write to', () => {
-    expect(PREFIX.offline).toBe(OFFLINE_PREFIX);
-    expect(PREFIX.deadLetter).toBe(DEAD_LETTER_PREFIX);
   });
 
   test('the stream handler writes S3 objects only under offline/, dead-letter/ and aws/lambda/, and reads or deletes none', () => {

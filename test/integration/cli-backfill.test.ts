@@ -16,7 +16,7 @@ import { type Transaction, transactions, user } from '../../features/fraud.js';
 import { TransactionGenerator } from '../../features/generator.js';
 import * as definitions from '../../features/index.js';
 import { createClients } from '../../lambdas/adapters/aws.js';
-import type { JobProgress } from '../../lambdas/adapters/jobs.js';
+import type { JobProgress } from '../../lambdas/adapters/ports.js';
 import { batchSource, featureView } from '../../lambdas/core/definitions.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { accessOf, type DiscoveryFile, LocalModeNotRunning, readDiscoveryFile, writeDiscoveryFile } from '../../local/discovery.js';

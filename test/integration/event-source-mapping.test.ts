@@ -11,7 +11,9 @@ import { ExpiredIteratorException, type GetShardIteratorCommandInput, PutRecords
 import { GetObjectCommand, ListObjectsV2Command, type PutObjectCommandInput, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import type { Transaction } from '../../features/fraud.js';
+import * as definitions from '../../features/index.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
+import { Registry } from '../../lambdas/core/registry.js';
 import { createRuntime, type Runtime, readConfig } from '../../lambdas/handlers/runtime.js';
 import { createStreamHandler } from '../../lambdas/handlers/stream.js';
 import { EventSourceMapping, type EventSourceMappingOptions, FAILED_BATCH_PREFIX, type Invocation } from '../../local/event-source-mapping.js';
@@ -55,7 +57,7 @@ async function harness(ctx: TestContext, options: Partial<EventSourceMappingOpti
     streams: { transactions: `tessera-esm-${run}-${streams}` },
   };
   await ensureResources(clients, names, { region: target.region, shardCount });
-  const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')));
+  const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')), { registry: Registry.fromModule(definitions) });
   const mappingClients = createClients(target);
   const invocations: Invocation[] = [];
   const mapping = new EventSourceMapping({

@@ -15,9 +15,10 @@ import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import type { Transaction } from '../../features/fraud.js';
 import * as definitions from '../../features/index.js';
 import { type AwsClients, createClients } from '../../lambdas/adapters/aws.js';
-import { OfflineCompactor } from '../../lambdas/adapters/compaction.js';
 import { DuckDbQueryRunner, DuckDbTrainingRunner, sqlString } from '../../lambdas/adapters/duckdb-runner.js';
+import { S3OfflineObjects } from '../../lambdas/adapters/offline-objects.js';
 import { decodeRows } from '../../lambdas/adapters/parquet.js';
+import { OfflineCompactor } from '../../lambdas/app/compaction.js';
 import { buildTrainingSet } from '../../lambdas/app/training-set.js';
 import type { Row } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
@@ -178,7 +179,7 @@ describe('the offline store behind the stream handler', { timeout: 120_000 }, ()
     const raw = await rowsInS3();
     const copies = [...raw.values()].flat().length;
     // Compaction compares S3's LastModified with its clock: the real one, not the test's event clock.
-    const compact = createCompactHandler({ ...r, now: Date.now }, { minAgeMs: 0 });
+    const compact = createCompactHandler({ ...r, objects: new S3OfflineObjects(r.clients.s3, bucket), now: Date.now, minAgeMs: 0 });
 
     // Act
     const report = await compact();
@@ -201,7 +202,7 @@ describe('the offline store behind the stream handler', { timeout: 120_000 }, ()
 
   it('compaction leaves objects younger than the minimum age alone', async (ctx) => {
     const { runtime: r } = await setUp(ctx);
-    const compactor = new OfflineCompactor(r.clients.s3, bucket, registry, { minAgeMs: 3_600_000 });
+    const compactor = new OfflineCompactor(new S3OfflineObjects(r.clients.s3, bucket), registry, { minAgeMs: 3_600_000 });
     const before = await listOffline();
     expect((await compactor.run(Date.now())).partitions).toBe(0);
     expect(await listOffline()).toEqual(before);

@@ -58,7 +58,10 @@ describe('the scheduled profile job', { timeout: 300_000 }, () => {
     // Seven reference days around 100, then the profiled day around 150.
     const clients = await stream([...orderEvents('before', T0, 7 * DAY, 700, 100), ...orderEvents('day', PROFILED, DAY, 150, 150)]);
     const runtime = createRuntime(readConfig(handlerEnvironment(target, names, 'ERROR')), { registry });
-    const profile = createProfileHandler(runtime, {
+    const profile = createProfileHandler({
+      ...runtime,
+      s3: runtime.clients.s3,
+      bucket: runtime.config.bucket,
       database: 'tessera',
       sql: duckDbOfflineSql(clients.s3, names.bucket, 'tessera'),
       metrics: new EmfPsiRecorder(),

@@ -9,7 +9,7 @@ import { statusCommand } from '../../cli/status.js';
 import * as definitions from '../../features/index.js';
 import { createClients } from '../../lambdas/adapters/aws.js';
 import { DuckDbTrainingRunner } from '../../lambdas/adapters/duckdb-runner.js';
-import type { FreshnessRecorder } from '../../lambdas/adapters/freshness-metrics.js';
+import type { FreshnessRecorder } from '../../lambdas/adapters/ports.js';
 import { freshnessByView } from '../../lambdas/core/freshness.js';
 import { Registry } from '../../lambdas/core/registry.js';
 import { createRuntime, readConfig } from '../../lambdas/handlers/runtime.js';

@@ -3,7 +3,7 @@
  * DynamoDB adapter applies it (every tier it returns, in order). For unit tests of the rules
  * and for benchmarks' baselines; the adapter itself is tested against the emulators.
  */
-import type { OnlineStore } from '../../lambdas/adapters/online-store.js';
+import type { OnlineStore } from '../../lambdas/adapters/ports.js';
 import type { FeatureView } from '../../lambdas/core/definitions.js';
 import type { ViewRow } from '../../lambdas/core/ingest.js';
 import { applyToGroup, groupKey, type OnlineGroup, onlineGroups, type PositionedRow, type TierItem, tierKeys } from '../../lambdas/core/online.js';

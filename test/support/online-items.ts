@@ -2,7 +2,7 @@
  * Reading the online store the way tests need to: the item keys of a view's entity, and the
  * latest row of a view as stored.
  */
-import type { OnlineStore } from '../../lambdas/adapters/online-store.js';
+import type { OnlineStore } from '../../lambdas/adapters/ports.js';
 import { encodeEntityId } from '../../lambdas/core/entity-key.js';
 import { groupKey, type LatestRow, type OnlineGroup, onlineGroups, type TierItem, tierKeys } from '../../lambdas/core/online.js';
 import type { Registry } from '../../lambdas/core/registry.js';

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { QueryError } from '../../lambdas/adapters/query-runner.js';
+import { ConfigError } from '../../lambdas/core/deployment.js';
 import { AccessDeniedError, NotFoundError, PayloadTooLargeError, TesseraError, ValidationError } from '../../lambdas/core/errors.js';
 import { parseBody, toErrorResponse } from '../../lambdas/handlers/http.js';
-import { ConfigError } from '../../lambdas/handlers/runtime-base.js';
 
 const bodyOf = (response: { body: string }) => JSON.parse(response.body) as { error: { code: string; message: string; requestId: string } };
 

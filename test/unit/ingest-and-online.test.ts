@@ -16,7 +16,7 @@ const view = registry.views.get('user_last_txn')!;
 const DAY = 86_400_000;
 const T0 = 1_767_225_600_000;
 
-const txn = (over: Partial<demo.Transaction> = {}): demo.Transaction => ({ ...source.example, ...over });
+const txn = (over: Partial<demo.Transaction> = {}): demo.Transaction => ({ ...source.example!, ...over });
 
 function rowsOf(event: demo.Transaction, ingestTs = event.ts): ViewRow[] {
   const outcome = ingestor.ingestEvent(source, event, ingestTs);
@@ -96,7 +96,7 @@ describe('the event times a source accepts', () => {
   });
 
   it('rejects times no store can hold — 2^53−1, before 1970, after 9999 — naming the storable range', () => {
-    const isoSource = streamSource({ ...source, name: 'iso_events', schema: source.schema.extend({ ts: z.string() }) });
+    const isoSource = streamSource({ ...source, example: undefined, name: 'iso_events', schema: source.schema.extend({ ts: z.string() }) });
     const isoIngestor = new Ingestor(new Registry([isoSource]));
     const far = Number.MAX_SAFE_INTEGER;
     for (const rejection of [

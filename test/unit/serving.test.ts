@@ -70,7 +70,7 @@ describe('planning a feature request', () => {
 });
 
 describe('assembling a response', () => {
-  const event = { ...demo.transactions.example, ts: T0, amount: 100, currency: 'USD' as const, lat: 0, lon: 0 };
+  const event = { ...demo.transactions.example!, ts: T0, amount: 100, currency: 'USD' as const, lat: 0, lon: 0 };
 
   it('returns values, status and event time per feature, in the order of the feature list', () => {
     const planned = planRequest(registry, { service: 'fraud_v1', entities: [{ user_id: 'u0001' }, { user_id: 'u0404' }] });

@@ -10,7 +10,7 @@
  * succeeded are written again with a later ingest_ts; the query drops those copies.
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
-import type { OfflineWriter } from '../adapters/offline-writer.js';
+import type { OfflineWriter } from '../adapters/ports.js';
 import type { FeatureView } from '../core/definitions.js';
 import type { ViewRow } from '../core/ingest.js';
 import type { Registry } from '../core/registry.js';

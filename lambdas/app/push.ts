@@ -4,16 +4,24 @@
  * answers 400 naming each invalid event, so nothing unvalidated reaches the stores.
  */
 import type { z } from 'zod';
+import type { EventStream } from '../adapters/ports.js';
 import { authorizePush, type Caller } from '../core/access.js';
+import type { ServeConfig } from '../core/deployment.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import type { Ingestor } from '../core/ingest.js';
+import type { Registry } from '../core/registry.js';
 import type { PushRequest, PushResponse } from '../core/serving.js';
-import type { BaseRuntime } from './runtime-base.js';
 
-export async function pushEvents(
-  runtime: Pick<BaseRuntime, 'registry' | 'config' | 'ingestor' | 'events' | 'now'>,
-  request: PushRequest,
-  caller: Caller,
-): Promise<z.infer<typeof PushResponse>> {
+/** What a push needs: the definitions, the streams and writers of the deployment, the stream, a clock. */
+export interface PushPorts {
+  readonly registry: Registry;
+  readonly config: Pick<ServeConfig, 'streams' | 'writers'>;
+  readonly ingestor: Ingestor;
+  readonly events: EventStream;
+  readonly now: () => number;
+}
+
+export async function pushEvents(runtime: PushPorts, request: PushRequest, caller: Caller): Promise<z.infer<typeof PushResponse>> {
   const source = runtime.registry.sources.get(request.source);
   const streamName = runtime.config.streams[request.source];
   if (source?.kind !== 'stream' || !streamName) throw new NotFoundError(`unknown stream source "${request.source}"`);

@@ -4,7 +4,7 @@
  *
  * 1. validate and transform each record (core/ingest); dead-letter the rejects — first, so a
  *    reject that cannot be kept fails the batch rather than being lost;
- * 2. claim each event id for its record's position (claims.ts): a producer's duplicate at
+ * 2. claim each event id for its record's position (adapters/claims.ts): a producer's duplicate at
  *    another position is dropped here, on every view at once;
  * 3. apply the rows to the online store, one conditional write per (group, entity) — its marks
  *    skip rows of positions it has applied, so redeliveries change nothing;
@@ -12,12 +12,25 @@
  *    before the API serves its value (a failed item's rows are written by its retry).
  * Same code, same values, whatever the path.
  */
-import type { DeadLetter } from '../adapters/dead-letters.js';
+import type { DeadLetter, DeadLetterSink, EventClaims, FreshnessRecorder, OfflineWriter, OnlineStore } from '../adapters/ports.js';
 import type { Source } from '../core/definitions.js';
-import type { decodePayload, ViewRow } from '../core/ingest.js';
+import type { decodePayload, Ingestor, ViewRow } from '../core/ingest.js';
 import { compareOffsets, groupKey, type OnlineGroup, onlineGroups, type PositionedRow } from '../core/online.js';
+import type { Registry } from '../core/registry.js';
 import { writeBatchOffline } from './offline-batch.js';
-import type { Runtime } from './runtime.js';
+
+/** What the pipeline writes to and runs with; a handler's runtime is one. */
+export interface PipelinePorts {
+  readonly registry: Registry;
+  readonly ingestor: Ingestor;
+  readonly online: OnlineStore;
+  readonly deadLetters: DeadLetterSink;
+  /** One record per event id: producer duplicates are applied once. */
+  readonly claims: EventClaims;
+  readonly offline: OfflineWriter;
+  /** Freshness metrics of applied batches. @default none recorded */
+  readonly freshness?: FreshnessRecorder;
+}
 
 export interface PipelineRecord {
   /** Where the record came from (`shard/sequence`, `file/line`); names its dead letter and its claim. */
@@ -49,7 +62,7 @@ function splitPosition(position: string): { partition: string; offset: string } 
  * for the offline store: writing the same batch again replaces its objects.
  */
 export async function runPipeline(
-  runtime: Runtime,
+  runtime: PipelinePorts,
   source: Source,
   records: readonly PipelineRecord[],
   ingestTs: number,
