@@ -16,5 +16,6 @@ export default defineConfig({
       'test/integration/batch-handler.test.ts',
       'test/integration/as-served-failed-writes.test.ts',
     ],
+    setupFiles: ['test/support/fixed-seed.ts'],
   },
 });
