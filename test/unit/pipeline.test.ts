@@ -51,7 +51,8 @@ class MemoryClaims implements EventClaims {
       else if ((this.owners.get(key) ?? position) !== position) duplicates.add(position);
       else this.owners.set(key, position);
     }
-    return { duplicates, failed };
+    // The DynamoDB adapter claims concurrently: its failures come in no particular order.
+    return { duplicates, failed: new Set([...failed].reverse()) };
   }
 }
 
