@@ -1,17 +1,16 @@
 /**
- * The write path's order of steps (lambdas/handlers/pipeline.ts) with in-memory adapters: which
+ * The write path's order of steps (lambdas/app/pipeline.ts) with in-memory adapters: which
  * records are retried, which rows reach the offline store, and what the claims are told. The
  * integration suites run the same pipeline through the deployed handlers on the emulators.
  */
 import { describe, expect, it } from 'vitest';
 import * as demo from '../../features/index.js';
-import type { Claim, ClaimOutcome, EventClaims } from '../../lambdas/adapters/claims.js';
-import type { DeadLetter } from '../../lambdas/adapters/dead-letters.js';
+import type { Claim, ClaimOutcome, DeadLetter, EventClaims } from '../../lambdas/adapters/ports.js';
+import { type PipelineRecord, runPipeline } from '../../lambdas/app/pipeline.js';
 import type { FeatureView } from '../../lambdas/core/definitions.js';
 import { decodePayload, Ingestor, type ViewRow } from '../../lambdas/core/ingest.js';
 import type { OnlineGroup, PositionedRow } from '../../lambdas/core/online.js';
 import { Registry } from '../../lambdas/core/registry.js';
-import { type PipelineRecord, runPipeline } from '../../lambdas/handlers/pipeline.js';
 import type { Runtime } from '../../lambdas/handlers/runtime.js';
 import { MemoryOnlineStore } from '../support/memory-online-store.js';
 
