@@ -79,7 +79,8 @@ export interface SketchFunction extends FunctionBase {
 export type AggregationFunctionSpec = TiledFunction | TopFunction | SketchFunction;
 
 const SUM_DECIMALS = 1e6;
-const round = (x: number) => Math.round(x * SUM_DECIMALS) / SUM_DECIMALS;
+/** Rounded, and -0 made 0: values that cancel end on either side of zero depending on the path's order. */
+const round = (x: number) => Math.round(x * SUM_DECIMALS) / SUM_DECIMALS + 0;
 /**
  * Sums are added in a different order on every path (tiles, SQL engines, the reference), so
  * they differ in the last bits. Rounding to 9 decimals first gives every path the same double

@@ -58,7 +58,6 @@ describe('the online state of one entity', () => {
       fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2_000 }), (batchSize, merchants) => {
         const few = largestState(4_000, batchSize, merchants);
         const many = largestState(40_000, batchSize, merchants);
-        console.log({ batchSize, merchants, few, many });
         // Saturated windows: more events fill no more tiles, sketch registers or top-n slots.
         expect(many).toBeLessThanOrEqual(few * 1.2);
         expect(many).toBeLessThan(64 * 1024);
