@@ -17,6 +17,7 @@ import { type ErasureJobTarget, followErasure } from '../../cli/erase.js';
 import * as demo from '../../features/index.js';
 import { BucketObjects } from '../../lambdas/adapters/bucket-objects.js';
 import { DynamoErasureJobStore } from '../../lambdas/adapters/erasure-jobs.js';
+import { fromAttributes } from '../../lambdas/adapters/online-store.js';
 import type { ChunkQueue } from '../../lambdas/adapters/ports.js';
 import type { ErasureMessage } from '../../lambdas/app/erasure.js';
 import type { ErasureJob, ErasureReceipt } from '../../lambdas/core/erasure.js';
@@ -50,13 +51,13 @@ function setUp(ctx: TestContext) {
   return ready;
 }
 
-/** Every item of the table, whole, as text. */
+/** Every item of the table, whole, as text (an online item's compressed body decoded, as the store reads it). */
 async function tableTexts(): Promise<Map<string, string>> {
   const texts = new Map<string, string>();
   let startKey: Record<string, never> | undefined;
   do {
     const page = await runtime.clients.dynamodb.send(new ScanCommand({ TableName: runtime.config.tableName, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) texts.set(item.pk?.S ?? '', JSON.stringify(item));
+    for (const item of page.Items ?? []) texts.set(item.pk?.S ?? '', JSON.stringify(item.d?.B ? fromAttributes(item) : item));
     startKey = page.LastEvaluatedKey as typeof startKey;
   } while (startKey);
   return texts;
