@@ -173,6 +173,7 @@ export class FeatureStoreStack extends Stack {
       backfillDeadLetterQueue: this.batchProcessing.deadLetterQueue,
       compactionHandler: this.compaction.handler,
       compactionDeadLetterQueue: this.compaction.deadLetterQueue,
+      erasureDeadLetterQueue: this.erasure.deadLetterQueue,
       rawArchiveStreams: new Map([...this.rawArchive.deliveryStreams].map(([source, delivery]) => [source, delivery.ref])),
       alarmActions: [new cloudwatchActions.SnsAction(this.alarmTopic)],
       freshnessObjectives: new Map([...props.registry.freshnessMs].map(([view, ms]) => [view, Duration.millis(ms)])),

@@ -26,6 +26,8 @@ export interface MonitoringProps {
   readonly compactionHandler?: lambda.IFunction;
   /** Where compaction runs go after their last failed attempt. @default no alarm */
   readonly compactionDeadLetterQueue?: sqs.IQueue;
+  /** Where erasure chunks go after their last failed attempt. @default no alarm */
+  readonly erasureDeadLetterQueue?: sqs.IQueue;
   /** The raw archive's Firehose delivery stream names, by source. @default no archive alarms */
   readonly rawArchiveStreams?: ReadonlyMap<string, string>;
   /** Age of the oldest record not yet archived that raises the alarm. @default Duration.minutes(30) */
@@ -145,6 +147,14 @@ export class Monitoring extends Construct {
         props.compactionDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
         0,
         'A compaction run failed every attempt and waits in its dead-letter queue; the next hourly run retries the same partitions.',
+      );
+    }
+    if (props.erasureDeadLetterQueue) {
+      alarm(
+        'ErasureDeadLetters',
+        props.erasureDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
+        0,
+        'An erasure chunk failed every attempt: part of an erasure request is not done. Fix the cause, then run tessera erase again (a re-run only removes what is left).',
       );
     }
     const maxFreshness = props.maxArchiveFreshness ?? Duration.minutes(30);

@@ -563,9 +563,16 @@ describe('monitoring', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: 0,
     });
-    // 2 handlers + 2 streams + 2 API + batch, dead letters, compaction, its dead letters, 2 raw archives, the profile job
-    // (no feature service in this registry, so no PSI alarm: test/infra/drift-monitoring.test.ts)
-    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(13);
+    alarm({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(synth.template, 'AWS::SQS::Queue', 'ErasureDeadLetters'), 'QueueName'] } }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+    // 2 handlers + 2 streams + 2 API + batch, dead letters, compaction, its dead letters, erasure dead letters, 2 raw archives,
+    // the profile job (no feature service in this registry, so no PSI alarm: test/infra/drift-monitoring.test.ts)
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(14);
   });
 });
 
