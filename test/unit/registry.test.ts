@@ -78,6 +78,59 @@ describe('the registry validates a definitions repo', () => {
     expect(() => build(user, clicks, view)).toThrow(/window 61m: .*multiple of its tile size \(5 min\)/);
   });
 
+  describe('aggregations', () => {
+    const stats = (features: Record<string, string>, aggregations: object[]) =>
+      featureView({ name: 'v', entities: [user], source: clicks, features: features as never, aggregations: aggregations as never, ...meta });
+    const refused = (features: Record<string, string>, aggregation: object) => () => build(user, clicks, stats(features, [aggregation]));
+
+    it('refuses a column the view does not have, a sum or average of text, a list column, and last_n without 1 ≤ n ≤ 100', () => {
+      expect(refused({ page: 'string' }, { name: 'a', fn: 'max', column: 'dwell_ms', window: '1h' })).toThrow(
+        /reads column "dwell_ms", which is not a feature of the view/,
+      );
+      expect(refused({ page: 'string' }, { name: 'a', fn: 'sum', column: 'page', window: '1h' })).toThrow(/sum needs a numeric column/);
+      expect(refused({ page: 'string' }, { name: 'a', fn: 'avg', column: 'page', window: '1h' })).toThrow(/avg needs a numeric column/);
+      expect(refused({ page: 'string[]' }, { name: 'a', fn: 'last', column: 'page', window: '1h' })).toThrow(/list columns cannot be aggregated/);
+      // The definition schema refuses these before the aggregation table's own check.
+      for (const n of [0, 101, 2.5, undefined])
+        expect(refused({ page: 'string' }, { name: 'a', fn: 'last_n', column: 'page', window: '1h', ...(n === undefined ? {} : { n }) })).toThrow(
+          /aggregation "a": .*\bn\b/,
+        );
+      for (const n of [1, 100]) expect(refused({ page: 'string' }, { name: 'a', fn: 'last_n', column: 'page', window: '1h', n })).not.toThrow();
+    });
+
+    it('types each aggregation by its function and column', () => {
+      const registry = build(
+        user,
+        clicks,
+        stats({ page: 'string', dwell_ms: 'int', score: 'float' }, [
+          { name: 'n', fn: 'count', window: '1h' },
+          { name: 'sum_int', fn: 'sum', column: 'dwell_ms', window: '1h' },
+          { name: 'sum_float', fn: 'sum', column: 'score', window: '1h' },
+          { name: 'avg_int', fn: 'avg', column: 'dwell_ms', window: '1h' },
+          { name: 'min_int', fn: 'min', column: 'dwell_ms', window: '1h' },
+          { name: 'max_float', fn: 'max', column: 'score', window: '1h' },
+          { name: 'last_page', fn: 'last', column: 'page', window: '1h' },
+          { name: 'pages', fn: 'last_n', column: 'page', window: '1h', n: 3 },
+          { name: 'distinct_pages', fn: 'approx_distinct', column: 'page', window: '1h' },
+        ]),
+      );
+      const typeOf = (name: string) => registry.feature(`v:${name}`).type;
+      expect(
+        Object.fromEntries(['n', 'sum_int', 'sum_float', 'avg_int', 'min_int', 'max_float', 'last_page', 'pages', 'distinct_pages'].map((n) => [n, typeOf(n)])),
+      ).toEqual({
+        n: 'int',
+        sum_int: 'int',
+        sum_float: 'float',
+        avg_int: 'float',
+        min_int: 'int',
+        max_float: 'float',
+        last_page: 'string',
+        pages: 'string[]',
+        distinct_pages: 'int',
+      });
+    });
+  });
+
   it('rejects an on-demand feature reading an unknown input', () => {
     const odfv = onDemandFeature({ name: 'o', request: z.object({}), inputs: ['last_page:nope'], features: { x: 'int' }, compute: () => ({ x: 1 }), ...meta });
     expect(() => build(user, clicks, lastPage, odfv)).toThrow(/on-demand feature "o": unknown input "last_page:nope"/);
