@@ -228,7 +228,6 @@ export function aggregationProblem(aggregation: Aggregation, input: FeatureType 
     if (spec.column === 'numeric' && input !== 'int' && input !== 'float') return `${aggregation.fn} needs a numeric column`;
     if (input.endsWith('[]')) return 'list columns cannot be aggregated';
   }
-  const n = aggregation.n;
-  if (spec.takesN && !(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 100)) return `${aggregation.fn} needs n between 1 and 100`;
+  // `n` (an integer 1-100 where the function takes it) is the definition schema's rule (definition-schema.ts).
   return undefined;
 }
